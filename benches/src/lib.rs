@@ -1,0 +1,4 @@
+//! Shared helpers for flowgate's criterion benchmarks.
+//!
+//! The benchmarks live in `benches/benches/`; run them with `cargo xtask bench`.
+#![forbid(unsafe_code)]

@@ -1,0 +1,145 @@
+//! The [`Event`] value.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use crate::EventName;
+
+/// Extra data attached to an event, such as the operations of a batch.
+///
+/// Any `Send + Sync` value can be attached; listeners recover it with
+/// [`Event::metadata`].
+pub type Metadata = Arc<dyn Any + Send + Sync>;
+
+/// One thing a component did: a name, an integer value, an optional message and
+/// optional metadata, stamped with when it was raised.
+///
+/// Events are cheap to clone: the message is shared and metadata is reference counted.
+#[derive(Clone)]
+pub struct Event {
+    name: EventName,
+    val: i64,
+    msg: Option<Arc<str>>,
+    metadata: Option<Metadata>,
+    at: Instant,
+    wall: SystemTime,
+}
+
+impl Event {
+    /// Creates an event with a name and value, stamped now.
+    pub fn new(name: EventName, val: i64) -> Self {
+        Event {
+            name,
+            val,
+            msg: None,
+            metadata: None,
+            at: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// Adds a human-readable message.
+    #[must_use]
+    pub fn with_msg(mut self, msg: impl Into<Arc<str>>) -> Self {
+        self.msg = Some(msg.into());
+        self
+    }
+
+    /// Attaches metadata that listeners can downcast with [`Event::metadata`].
+    #[must_use]
+    pub fn with_metadata<T: Any + Send + Sync>(mut self, metadata: T) -> Self {
+        self.metadata = Some(Arc::new(metadata));
+        self
+    }
+
+    /// Attaches metadata that is already shared.
+    #[must_use]
+    pub fn with_shared_metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// The event's name.
+    pub fn name(&self) -> EventName {
+        self.name
+    }
+
+    /// The event's value; its meaning depends on the name (a count, an index, a capacity).
+    pub fn val(&self) -> i64 {
+        self.val
+    }
+
+    /// The event's message, if any.
+    pub fn msg(&self) -> Option<&str> {
+        self.msg.as_deref()
+    }
+
+    /// The metadata as a `T`, if metadata is attached and is a `T`.
+    pub fn metadata<T: Any>(&self) -> Option<&T> {
+        self.metadata.as_deref()?.downcast_ref::<T>()
+    }
+
+    /// The metadata as shared, untyped data.
+    pub fn raw_metadata(&self) -> Option<&Metadata> {
+        self.metadata.as_ref()
+    }
+
+    /// When the event was raised, on the monotonic clock.
+    pub fn at(&self) -> Instant {
+        self.at
+    }
+
+    /// When the event was raised, on the wall clock.
+    pub fn wall_time(&self) -> SystemTime {
+        self.wall
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("name", &self.name)
+            .field("val", &self.val)
+            .field("msg", &self.msg)
+            .field("has_metadata", &self.metadata.is_some())
+            .field("at", &self.at)
+            .finish()
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} val={}", self.name, self.val)?;
+        if let Some(msg) = &self.msg {
+            write!(f, " msg={msg:?}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_downcasts_to_its_own_type_only() {
+        let event = Event::new(EventName::Batch, 3).with_metadata(vec![1u32, 2, 3]);
+        assert_eq!(event.metadata::<Vec<u32>>(), Some(&vec![1, 2, 3]));
+        assert!(event.metadata::<String>().is_none());
+        assert!(
+            Event::new(EventName::Batch, 0)
+                .metadata::<Vec<u32>>()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn display_shows_name_val_and_msg() {
+        let event = Event::new(EventName::Error, -1).with_msg("lease lost");
+        assert_eq!(event.to_string(), "error val=-1 msg=\"lease lost\"");
+        assert_eq!(event.msg(), Some("lease lost"));
+        assert_eq!(event.val(), -1);
+    }
+}
