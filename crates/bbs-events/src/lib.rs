@@ -1,7 +1,14 @@
-//! A client and server for the Cloud Foundry BBS event stream.
+//! A client and server for the Cloud Foundry BBS event stream, wire-compatible with a real BBS.
 //!
-//! This crate is being built; see the workspace README.
+//! (Crate documentation and example to be completed.)
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[doc(no_inline)]
-pub use events_core;
+pub mod client;
+mod event;
+pub mod models;
+pub mod server;
+pub mod sse;
+
+#[doc(inline)]
+pub use crate::event::{DecodeError, Event, EventType};

@@ -1,0 +1,2 @@
+//! The bbs-events command line (placeholder).
+fn main() {}

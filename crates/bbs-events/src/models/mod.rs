@@ -1,0 +1,1 @@
+//! The BBS protobuf messages reachable from the event messages.
