@@ -11,4 +11,4 @@ pub mod server;
 pub mod sse;
 
 #[doc(inline)]
-pub use crate::event::{DecodeError, Event, EventType};
+pub use crate::event::{CellFilterError, DecodeError, Event, EventType, UnknownEventType};
