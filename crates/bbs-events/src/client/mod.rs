@@ -1,1 +1,354 @@
-//! Placeholder.
+//! A client for the BBS event stream.
+//!
+//! [`Client`] subscribes to the BBS event routes exactly as the Go BBS client does (same paths,
+//! methods and protobuf `EventsByCellId` body) and returns an [`EventSubscription`]: an
+//! [`events_core::EventSource`] and a [`futures::Stream`] of typed events and per-event errors that
+//! reconnects by itself after an abrupt drop.
+
+mod backoff;
+mod decode;
+mod error;
+mod subscription;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use self::backoff::Backoff;
+pub use self::error::{ClientError, PayloadError, SubscriptionError, TransportError};
+pub use self::subscription::{EventSubscription, ReceivedEvent};
+
+pub use self::decode::decode_event;
+pub(crate) use self::decode::decode_event_with;
+
+/// The BBS event routes a client can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `GET /v1/events.r1`: desired-LRP, deprecated actual-LRP group and crash events.
+    Events,
+    /// `POST /v1/events/lrp_instances.r1`: desired-LRP, actual-LRP instance and crash events.
+    Instances,
+    /// `POST /v1/events/tasks.r1`: task events.
+    Tasks,
+}
+
+impl Route {
+    /// The request path of the route (the current `.r1` form).
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Events => "/v1/events.r1",
+            Route::Instances => "/v1/events/lrp_instances.r1",
+            Route::Tasks => "/v1/events/tasks.r1",
+        }
+    }
+
+    /// The HTTP method the Go client uses for the route.
+    pub fn method(self) -> http::Method {
+        match self {
+            Route::Events => http::Method::GET,
+            Route::Instances | Route::Tasks => http::Method::POST,
+        }
+    }
+}
+
+/// Encodes an `EventsByCellId` message (field 1, string `cell_id`) as the Go client does: an empty
+/// cell id is zero bytes.
+pub(crate) fn encode_events_by_cell_id(cell_id: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(cell_id.len() + 6);
+    if !cell_id.is_empty() {
+        out.push(0x0a);
+        prost::encoding::encode_varint(cell_id.len() as u64, &mut out);
+        out.extend_from_slice(cell_id.as_bytes());
+    }
+    out
+}
+
+/// Settings shared by the subscriptions of one client.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) retry: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) max_event_size: usize,
+    pub(crate) response_timeout: Option<Duration>,
+}
+
+/// A client of a BBS event stream.
+///
+/// Cheap to clone; clones share the connection pool.
+///
+/// # Examples
+///
+/// ```no_run
+/// use bbs_events::client::Client;
+/// use events_core::EventSource;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Client::builder("https://bbs.service.cf.internal:8889")
+///     .ca_pem(std::fs::read("ca.crt")?)
+///     .identity_pem(std::fs::read("client.crt")?, std::fs::read("client.key")?)
+///     .build()?;
+/// let mut events = client.subscribe_to_instance_events_by_cell_id("cell-1").await?;
+/// while let Ok(received) = events.next().await {
+///     println!("{} {}", received.event.event_type(), received.event.key());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Arc<str>,
+    settings: Settings,
+}
+
+impl Client {
+    /// A client with default settings for `url` (e.g. `http://127.0.0.1:8889`).
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] when the URL is not an absolute http(s) URL or the HTTP client fails to build.
+    pub fn new(url: &str) -> Result<Client, ClientError> {
+        Client::builder(url).build()
+    }
+
+    /// A builder for a client of `url`, with TLS and timeout options.
+    pub fn builder(url: &str) -> ClientBuilder {
+        ClientBuilder::new(url)
+    }
+
+    /// Subscribes to `GET /v1/events.r1` (desired-LRP, actual-LRP group and crash events).
+    ///
+    /// # Errors
+    ///
+    /// A terminal [`SubscriptionError`] when the server refuses the subscription or cannot be reached.
+    pub async fn subscribe_to_events(&self) -> Result<EventSubscription, SubscriptionError> {
+        self.subscribe(Route::Events, "").await
+    }
+
+    /// Subscribes to `GET /v1/events.r1`, keeping only the actual-LRP events of `cell_id`.
+    ///
+    /// # Errors
+    ///
+    /// As [`subscribe_to_events`](Client::subscribe_to_events).
+    pub async fn subscribe_to_events_by_cell_id(
+        &self,
+        cell_id: &str,
+    ) -> Result<EventSubscription, SubscriptionError> {
+        self.subscribe(Route::Events, cell_id).await
+    }
+
+    /// Subscribes to `POST /v1/events/lrp_instances.r1` (desired-LRP, instance and crash events).
+    ///
+    /// # Errors
+    ///
+    /// As [`subscribe_to_events`](Client::subscribe_to_events).
+    pub async fn subscribe_to_instance_events(
+        &self,
+    ) -> Result<EventSubscription, SubscriptionError> {
+        self.subscribe(Route::Instances, "").await
+    }
+
+    /// Subscribes to `POST /v1/events/lrp_instances.r1`, keeping only the actual-LRP events of
+    /// `cell_id`.
+    ///
+    /// # Errors
+    ///
+    /// As [`subscribe_to_events`](Client::subscribe_to_events).
+    pub async fn subscribe_to_instance_events_by_cell_id(
+        &self,
+        cell_id: &str,
+    ) -> Result<EventSubscription, SubscriptionError> {
+        self.subscribe(Route::Instances, cell_id).await
+    }
+
+    /// Subscribes to `POST /v1/events/tasks.r1` (task events).
+    ///
+    /// # Errors
+    ///
+    /// As [`subscribe_to_events`](Client::subscribe_to_events).
+    pub async fn subscribe_to_task_events(&self) -> Result<EventSubscription, SubscriptionError> {
+        self.subscribe(Route::Tasks, "").await
+    }
+
+    /// Subscribes to any route with a cell filter (empty for none), the general form of the
+    /// `subscribe_to_*` methods.
+    ///
+    /// # Errors
+    ///
+    /// As [`subscribe_to_events`](Client::subscribe_to_events).
+    pub async fn subscribe(
+        &self,
+        route: Route,
+        cell_id: &str,
+    ) -> Result<EventSubscription, SubscriptionError> {
+        let url = format!("{}{}", self.base, route.path());
+        let body = encode_events_by_cell_id(cell_id);
+        EventSubscription::connect(
+            self.http.clone(),
+            url,
+            route.method(),
+            body,
+            self.settings.clone(),
+        )
+        .await
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ClientBuilder {
+    url: String,
+    ca_pem: Option<Vec<u8>>,
+    cert_pem: Option<Vec<u8>>,
+    key_pem: Option<Vec<u8>>,
+    connect_timeout: Duration,
+    settings: Settings,
+}
+
+impl ClientBuilder {
+    fn new(url: &str) -> Self {
+        ClientBuilder {
+            url: url.to_owned(),
+            ca_pem: None,
+            cert_pem: None,
+            key_pem: None,
+            connect_timeout: Duration::from_secs(10),
+            settings: Settings {
+                retry: Duration::from_secs(1),
+                max_backoff: Duration::from_secs(30),
+                max_attempts: None,
+                max_event_size: crate::sse::DEFAULT_MAX_EVENT_SIZE,
+                response_timeout: None,
+            },
+        }
+    }
+
+    /// Trusts the CA certificates of this PEM bundle for the server's certificate.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Presents this client certificate chain and private key (both PEM) for mutual TLS, which a
+    /// production BBS requires.
+    pub fn identity_pem(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.cert_pem = Some(cert_pem.into());
+        self.key_pem = Some(key_pem.into());
+        self
+    }
+
+    /// The TCP and TLS connect timeout (default 10 s). There is no total request timeout: an event
+    /// stream is long-lived and a quiet system sends nothing.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the response headers of each (re)connection (default: no limit).
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.response_timeout = Some(timeout);
+        self
+    }
+
+    /// The first reconnect delay (default 1 s, as the BBS client); a `retry:` field overrides it.
+    pub fn retry_interval(mut self, retry: Duration) -> Self {
+        self.settings.retry = retry;
+        self
+    }
+
+    /// The cap of the exponential reconnect backoff (default 30 s).
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.settings.max_backoff = max;
+        self
+    }
+
+    /// Gives up after this many failed connection attempts in a row with a terminal
+    /// [`SubscriptionError::Disconnected`] (default: retry forever, as the Go client does).
+    pub fn max_reconnect_attempts(mut self, attempts: u32) -> Self {
+        self.settings.max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// The largest event accepted (default [`DEFAULT_MAX_EVENT_SIZE`](crate::sse::DEFAULT_MAX_EVENT_SIZE));
+    /// larger ones are skipped with [`SubscriptionError::EventTooLarge`].
+    pub fn max_event_size(mut self, bytes: usize) -> Self {
+        self.settings.max_event_size = bytes;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError`] for a bad URL, bad PEM input, or a certificate without a key.
+    pub fn build(self) -> Result<Client, ClientError> {
+        let parsed = reqwest::Url::parse(&self.url).map_err(|e| ClientError::InvalidUrl {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ClientError::InvalidUrl {
+                url: self.url.clone(),
+                reason: format!("unsupported scheme {:?}", parsed.scheme()),
+            });
+        }
+        let mut http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(self.connect_timeout)
+            .pool_max_idle_per_host(0);
+        if let Some(ca) = &self.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(ca).map_err(|source| {
+                ClientError::InvalidPem {
+                    what: "CA bundle",
+                    source,
+                }
+            })?;
+            for cert in certs {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        match (&self.cert_pem, &self.key_pem) {
+            (Some(cert), Some(key)) => {
+                let mut pem = cert.clone();
+                pem.push(b'\n');
+                pem.extend_from_slice(key);
+                let identity = reqwest::Identity::from_pem(&pem).map_err(|source| {
+                    ClientError::InvalidPem {
+                        what: "client certificate and key",
+                        source,
+                    }
+                })?;
+                http = http.identity(identity);
+            }
+            (None, None) => {}
+            _ => return Err(ClientError::IncompleteIdentity),
+        }
+        let http = http.build().map_err(ClientError::Build)?;
+        Ok(Client {
+            http,
+            base: Arc::from(self.url.trim_end_matches('/')),
+            settings: self.settings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_by_cell_id_encodes_like_the_go_client() {
+        assert_eq!(encode_events_by_cell_id(""), b"");
+        assert_eq!(encode_events_by_cell_id("cell-1"), b"\x0a\x06cell-1");
+    }
+
+    #[test]
+    fn bad_urls_and_half_identities_are_rejected() {
+        assert!(matches!(Client::new("not a url"), Err(ClientError::InvalidUrl { .. })));
+        assert!(matches!(Client::new("ftp://x"), Err(ClientError::InvalidUrl { .. })));
+        let mut b = Client::builder("https://x");
+        b.cert_pem = Some(b"x".to_vec());
+        assert!(matches!(b.build(), Err(ClientError::IncompleteIdentity)));
+    }
+}

@@ -1,0 +1,191 @@
+//! The errors of a BBS event subscription.
+
+use std::sync::Arc;
+
+use events_core::SourceError;
+
+use crate::{DecodeError, EventType};
+
+/// Why an event's payload could not be turned into a typed event.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// The data decoded to zero bytes (the BBS client's "event with no data").
+    #[error("event with no data")]
+    NoData,
+    /// The data is not standard padded base64.
+    #[error("invalid base64: {0}")]
+    Base64(#[source] base64::DecodeError),
+    /// The protobuf bytes do not decode as the event's message.
+    #[error(transparent)]
+    Protobuf(#[from] DecodeError),
+}
+
+/// An error of an [`EventSubscription`](crate::client::EventSubscription).
+///
+/// Errors for which [`SourceError::is_terminal`] is `false` belong to one event (or report a
+/// reconnect); the next read carries on with the following event.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscriptionError {
+    /// An event whose payload is not valid; the event is skipped.
+    #[error("invalid protobuf payload of type {event_type} (event id {id:?}): {cause}; the event was skipped")]
+    InvalidPayload {
+        /// The event id, if the stream gave one.
+        id: Option<String>,
+        /// The event name from the stream.
+        event_type: String,
+        /// What was wrong with the payload.
+        #[source]
+        cause: PayloadError,
+    },
+    /// An event whose name is not one of the 13 BBS event types; the event is skipped.
+    #[error(
+        "unrecognized event type {event_type:?} (event id {id:?}); the event was skipped, \
+         upgrade this client if the server speaks a newer schema"
+    )]
+    UnrecognizedEventType {
+        /// The event id, if the stream gave one.
+        id: Option<String>,
+        /// The unrecognised name.
+        event_type: String,
+    },
+    /// An event larger than the configured limit; it was skipped.
+    #[error(
+        "an event larger than {limit} bytes was skipped (last event id {last_event_id:?}); \
+         raise `max_event_size` on the client builder if such events are expected"
+    )]
+    EventTooLarge {
+        /// The configured limit in bytes.
+        limit: usize,
+        /// The last event id seen before the oversized event.
+        last_event_id: Option<String>,
+    },
+    /// The connection dropped and was re-established; the BBS does not replay, so events sent in
+    /// between may be lost. Resynchronise (for example by listing the current state) and go on.
+    #[error(
+        "the event stream reconnected after {attempts} attempt(s) from last event id {last_event_id:?}; \
+         events may have been missed, resynchronise your state"
+    )]
+    EventsMayHaveBeenMissed {
+        /// The `Last-Event-ID` sent on reconnecting.
+        last_event_id: Option<String>,
+        /// How many connection attempts it took.
+        attempts: u32,
+    },
+    /// The server answered with a status that is not retried (anything but 200, 500, 502, 503, 504).
+    #[error("the server answered {status} to {url}: {body:?}; check the URL, route and credentials")]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The request URL.
+        url: String,
+        /// The start of the response body.
+        body: String,
+    },
+    /// The connection could not be (re-)established within the configured number of attempts.
+    #[error(
+        "the event stream failed after {attempts} connection attempt(s): {source}; \
+         check that the server is reachable or raise `max_reconnect_attempts`"
+    )]
+    Disconnected {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        #[source]
+        source: Arc<TransportError>,
+    },
+    /// The server ended the stream cleanly (a terminating chunk); it is not reconnected.
+    #[error("the server ended the event stream; subscribe again to receive more events")]
+    EndOfStream,
+    /// The subscription was closed by its owner.
+    #[error("the event subscription was closed")]
+    Closed,
+}
+
+/// A transport-level failure on the way to or from the server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The HTTP client failed (connect, TLS, or reading the body).
+    #[error("HTTP transport error: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The server answered with a retryable status (500, 502, 503 or 504).
+    #[error("the server answered {status} (retried)")]
+    RetryableStatus {
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The server did not answer in time.
+    #[error("no response within {0:?}")]
+    Timeout(std::time::Duration),
+}
+
+impl SubscriptionError {
+    /// The event type named by a per-event error, when it is one of the known types.
+    pub fn event_type(&self) -> Option<EventType> {
+        match self {
+            SubscriptionError::InvalidPayload { event_type, .. } => EventType::from_wire(event_type),
+            _ => None,
+        }
+    }
+
+    /// A short machine-friendly name of the error kind, e.g. `"invalid_payload"`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            SubscriptionError::InvalidPayload { .. } => "invalid_payload",
+            SubscriptionError::UnrecognizedEventType { .. } => "unrecognized_event_type",
+            SubscriptionError::EventTooLarge { .. } => "event_too_large",
+            SubscriptionError::EventsMayHaveBeenMissed { .. } => "events_may_have_been_missed",
+            SubscriptionError::Status { .. } => "status",
+            SubscriptionError::Disconnected { .. } => "disconnected",
+            SubscriptionError::EndOfStream => "end_of_stream",
+            SubscriptionError::Closed => "closed",
+        }
+    }
+}
+
+impl SourceError for SubscriptionError {
+    fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            SubscriptionError::Status { .. }
+                | SubscriptionError::Disconnected { .. }
+                | SubscriptionError::EndOfStream
+                | SubscriptionError::Closed
+        )
+    }
+
+    fn is_closed(&self) -> bool {
+        matches!(self, SubscriptionError::Closed)
+    }
+}
+
+/// An error building a [`Client`](crate::client::Client).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The base URL does not parse.
+    #[error("invalid BBS URL {url:?}: {reason}; pass an absolute http:// or https:// URL")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A PEM file could not be used.
+    #[error("invalid {what} PEM: {source}; pass PEM-encoded certificates and a PKCS#8, PKCS#1 or SEC1 key")]
+    InvalidPem {
+        /// Which input was wrong (CA bundle, client certificate and key).
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A client certificate was given without its key, or the other way round.
+    #[error("a client certificate needs its private key for mutual TLS; pass both or neither")]
+    IncompleteIdentity,
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
