@@ -1,7 +1,83 @@
 //! Cost-aware batching of operations under a rate limit.
 //!
-//! This crate is being built; see the workspace README.
+//! A [`Batcher`] (one per datastore) buffers [`Operation`]s, each with a cost in the
+//! rate limiter's units, and releases them in batches to the [`Watcher`] they were
+//! enqueued on, never spending more than the limiter's per-second capacity in any
+//! sliding one-second window. It is the go-batcher v1 model in Rust idiom:
+//!
+//! * [`Operation`]: a payload, a cost, batchable or not, and an attempt counter.
+//! * [`Watcher`]: per unit of work; receives its batches through an async callback
+//!   ([`WatcherBuilder::callback`], each batch its own task) or a stream
+//!   ([`WatcherBuilder::stream`], a [`Batches`] stream of [`Batch`] guards). Payload
+//!   types are chosen per watcher; one batcher serves watchers of different types.
+//! * [`BatcherBuilder`]: go-batcher's options and defaults, plus [`linger`](BatcherBuilder::linger).
+//! * [`EnqueueError`]: refusals that hand the operation back; [`BatcherError`] for
+//!   configuration and lifecycle mistakes.
+//! * Events on an [`events_core::Emitter`]: `request`, `flush-start`, `flush-done`,
+//!   `batch` (with [`BatchMetadata`]), `audit-pass`, `audit-fail`, `audit-skip`, `pause`,
+//!   `resume`, `shutdown` and `error`.
+//!
+//! Full batches leave as soon as the window allows, without waiting for a flush tick;
+//! partial batches leave on the flush tick, after lingering, or on [`Batcher::flush`].
+//!
+//! The crate has no feature flags.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use batcher::{Batcher, Operation, Watcher};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let batcher = Batcher::builder().build()?;
+//! batcher.start()?;
+//!
+//! let written = Arc::new(AtomicUsize::new(0));
+//! let counter = written.clone();
+//! let watcher = Watcher::builder()
+//!     .max_batch_size(2)
+//!     .callback(&batcher, move |batch: Vec<Operation<String>>| {
+//!         let counter = counter.clone();
+//!         async move {
+//!             counter.fetch_add(batch.len(), Ordering::SeqCst);
+//!         }
+//!     });
+//!
+//! for id in 0..4 {
+//!     watcher.enqueue(Operation::new(format!("doc {id}"), 1)).await?;
+//! }
+//! while written.load(Ordering::SeqCst) < 4 {
+//!     tokio::task::yield_now().await;
+//! }
+//! let stopped = batcher.stop().await;
+//! assert_eq!(stopped.unsent, 0);
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+
+mod batcher;
+mod core;
+mod error;
+mod loops;
+mod operation;
+mod options;
+mod queue;
+mod watcher;
+mod window;
+
+#[doc(inline)]
+pub use crate::batcher::{Batcher, Stopped};
+#[doc(inline)]
+pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
+#[doc(inline)]
+pub use crate::operation::{BatchMetadata, Operation, OperationInfo};
+#[doc(inline)]
+pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE};
+#[doc(inline)]
+pub use crate::watcher::{Batch, Batches, Watcher, WatcherBuilder};
 
 #[doc(no_inline)]
 pub use events_core;

@@ -1,0 +1,196 @@
+//! [`Batcher`]: the long-lived handle, one per datastore.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use events_core::{Emitter, EventName, RateLimiter};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::core::{Core, Padded, lock};
+use crate::options::BatcherBuilder;
+use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loops};
+
+/// Releases operations to their watchers in batches, within the capacity of a rate
+/// limiter.
+///
+/// Cloning gives another handle to the same batcher. Build one with
+/// [`Batcher::builder`], create [`Watcher`]s with [`Batcher::watcher`] or
+/// [`Watcher::builder`], enqueue operations on the watchers, and [`start`](Batcher::start)
+/// it inside a tokio runtime.
+///
+/// # Stopping
+///
+/// [`stop`](Batcher::stop) (or cancelling the token given to
+/// [`cancellation_token`](BatcherBuilder::cancellation_token)) ends the loops and raises a
+/// [`Shutdown`](EventName::Shutdown) event. Nothing enqueued is dropped silently:
+///
+/// * batches already handed out run to completion;
+/// * operations still buffered stay with their watcher; take them back with
+///   [`Watcher::take_unsent`] ([`Stopped::unsent`] says how many there were in all);
+/// * enqueueing afterwards, and `enqueue` calls waiting for room, fail with
+///   [`EnqueueErrorKind::Stopped`](crate::EnqueueErrorKind::Stopped), handing the
+///   operation back.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    core: Arc<Core>,
+}
+
+/// What [`Batcher::stop`] left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stopped {
+    /// Operations still buffered, to be taken back with [`Watcher::take_unsent`].
+    pub unsent: usize,
+    /// Batches handed out and not yet done.
+    pub inflight: usize,
+}
+
+impl Batcher {
+    /// Options for a new batcher, with go-batcher's defaults.
+    pub fn builder() -> BatcherBuilder {
+        BatcherBuilder::default()
+    }
+
+    pub(crate) fn from_builder(b: BatcherBuilder) -> Batcher {
+        let cancel = b.cancel.map(|t| t.child_token()).unwrap_or_default();
+        Batcher {
+            core: Arc::new(Core {
+                options: b.options,
+                emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
+                limiter: b.limiter,
+                buffered: Padded::default(),
+                stopped: Padded(AtomicBool::new(false)),
+                started: AtomicBool::new(false),
+                inflight: Mutex::default(),
+                wake: Notify::new(),
+                space: Notify::new(),
+                space_waiters: AtomicUsize::new(0),
+                incoming: Mutex::new(Vec::new()),
+                flush_requested: AtomicBool::new(false),
+                paused_until: Mutex::new(None),
+                last_batch: Mutex::new(None),
+                cancel,
+                finished: Default::default(),
+                tasks: Mutex::new(Vec::new()),
+                next_watcher: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// A callback watcher with default options (see [`WatcherBuilder::callback`]).
+    pub fn watcher<T, F, Fut>(&self, callback: F) -> Watcher<T>
+    where
+        T: Send + 'static,
+        F: Fn(Vec<Operation<T>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        WatcherBuilder::default().callback(self, callback)
+    }
+
+    /// Enqueues `op` on `watcher`; the same as [`Watcher::enqueue`].
+    ///
+    /// # Errors
+    ///
+    /// See [`Watcher::enqueue`].
+    pub async fn enqueue<T: Send + 'static>(
+        &self,
+        watcher: &Watcher<T>,
+        op: Operation<T>,
+    ) -> Result<(), EnqueueError<T>> {
+        watcher.enqueue(op).await
+    }
+
+    /// Starts the flush, capacity and audit loops on the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`BatcherError::AlreadyStarted`], [`BatcherError::Stopped`] or
+    /// [`BatcherError::NoRuntime`].
+    pub fn start(&self) -> Result<(), BatcherError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| BatcherError::NoRuntime)?;
+        if self.core.is_stopped() {
+            return Err(BatcherError::Stopped);
+        }
+        if self.core.started.swap(true, Ordering::AcqRel) {
+            return Err(BatcherError::AlreadyStarted);
+        }
+        let span = tracing::debug_span!("batcher");
+        let mut tasks = lock(&self.core.tasks);
+        tasks.push(handle.spawn(loops::dispatch(self.core.clone()).instrument(span.clone())));
+        tasks.push(handle.spawn(loops::capacity(self.core.clone()).instrument(span.clone())));
+        tasks.push(handle.spawn(loops::audit(self.core.clone()).instrument(span)));
+        Ok(())
+    }
+
+    /// Stops the batcher and waits for its loops to end (see [Stopping](#stopping)).
+    ///
+    /// Calling it again only reports the state again.
+    pub async fn stop(&self) -> Stopped {
+        self.core.shutdown();
+        let tasks: Vec<_> = lock(&self.core.tasks).drain(..).collect();
+        for task in tasks {
+            let _ = task.await;
+        }
+        Stopped {
+            unsent: self.operations_in_buffer(),
+            inflight: self.inflight(),
+        }
+    }
+
+    /// Whether the batcher has been stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.core.is_stopped()
+    }
+
+    /// Stops the loops for the pause time: nothing is released, no capacity is
+    /// requested and no audit runs. Raises [`Pause`](EventName::Pause) (val = the pause
+    /// in milliseconds) and later [`Resume`](EventName::Resume). Pausing while paused
+    /// extends the pause.
+    pub fn pause(&self) {
+        let pause = self.core.options.pause_time;
+        *lock(&self.core.paused_until) = Some(Instant::now() + pause);
+        tracing::debug!(?pause, "batcher paused");
+        self.core.emitter.emit(
+            EventName::Pause,
+            i64::try_from(pause.as_millis()).unwrap_or(i64::MAX),
+        );
+        self.core.wake.notify_one();
+    }
+
+    /// Asks for a flush now, releasing partial batches as capacity allows; returns at once.
+    pub fn flush(&self) {
+        self.core.flush_requested.store(true, Ordering::Release);
+        self.core.wake.notify_one();
+    }
+
+    /// Operations enqueued and not yet handed out.
+    pub fn operations_in_buffer(&self) -> usize {
+        self.core.buffered.0.ops.load(Ordering::Acquire)
+    }
+
+    /// The capacity the batcher needs: the cost of everything enqueued and not yet done.
+    pub fn needs_capacity(&self) -> u64 {
+        self.core.needs_capacity()
+    }
+
+    /// Batches handed out and not yet done.
+    pub fn inflight(&self) -> usize {
+        self.core.inflight_batches()
+    }
+
+    /// The emitter on which the batcher raises its events.
+    pub fn emitter(&self) -> &Emitter {
+        &self.core.emitter
+    }
+
+    /// The rate limiter, if any.
+    pub fn rate_limiter(&self) -> Option<&Arc<dyn RateLimiter>> {
+        self.core.limiter.as_ref()
+    }
+}

@@ -1,0 +1,225 @@
+//! The batcher's loops: dispatch (flush), capacity and audit.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use events_core::EventName;
+use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
+
+use crate::core::{Core, lock};
+use crate::queue::{Queue, Step};
+use crate::window::Window;
+
+/// Waits until the pause (if any) is over; returns `false` if the batcher stopped.
+async fn wait_out_pause(core: &Core, emit_resume: bool) -> bool {
+    let mut paused = false;
+    loop {
+        let until = *lock(&core.paused_until);
+        match until {
+            Some(until) if Instant::now() < until => {
+                paused = true;
+                tokio::select! {
+                    _ = core.cancel.cancelled() => return false,
+                    _ = sleep_until(until) => {}
+                }
+            }
+            _ => break,
+        }
+    }
+    if paused && emit_resume {
+        let mut guard = lock(&core.paused_until);
+        if guard.is_some_and(|until| Instant::now() >= until) {
+            *guard = None;
+            drop(guard);
+            tracing::debug!("batcher resumed");
+            core.emitter.emit(EventName::Resume, 0);
+        }
+    }
+    true
+}
+
+pub(crate) async fn dispatch(core: Arc<Core>) {
+    let mut queues: VecDeque<Arc<dyn Queue>> = VecDeque::new();
+    let mut window = Window::default();
+    let flush_every = core.options.flush_interval;
+    let mut next_tick = Instant::now() + flush_every;
+    loop {
+        if core.cancel.is_cancelled() || !wait_out_pause(&core, true).await {
+            break;
+        }
+        let now = Instant::now();
+        let ticked = now >= next_tick;
+        if ticked {
+            next_tick = now + flush_every;
+        }
+        let requested = core.flush_requested.swap(false, Ordering::AcqRel);
+        let forced = ticked || requested;
+        queues.extend(lock(&core.incoming).drain(..));
+
+        let buffered = core.buffered.0.ops.load(Ordering::Acquire);
+        if forced && core.options.emit_flush {
+            core.emitter.emit(EventName::FlushStart, buffered as i64);
+        }
+        let (released, wake_at) = pass(&core, &mut queues, &mut window, now, forced).await;
+        if core.options.emit_flush && (forced || released > 0) {
+            core.emitter.emit(EventName::FlushDone, released as i64);
+        }
+        if released > 0 {
+            // More may have arrived while we released: look again before sleeping.
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let deadline = wake_at.map_or(next_tick, |w| w.min(next_tick));
+        tokio::select! {
+            _ = core.cancel.cancelled() => break,
+            _ = core.wake.notified() => {}
+            _ = sleep_until(deadline) => {}
+        }
+    }
+    core.shutdown();
+    core.finished.cancel();
+}
+
+/// Releases what is ready within the window and the concurrency limit; returns the
+/// number of operations released and when something will next be ready.
+async fn pass(
+    core: &Arc<Core>,
+    queues: &mut VecDeque<Arc<dyn Queue>>,
+    window: &mut Window,
+    now: Instant,
+    forced: bool,
+) -> (usize, Option<Instant>) {
+    let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
+    window.expire(now);
+    let mut released = 0usize;
+    let mut wake_at: Option<Instant> = None;
+    let earliest = |at: Instant, wake_at: &mut Option<Instant>| {
+        *wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
+    };
+    let mut i = 0;
+    'queues: while i < queues.len() {
+        loop {
+            if !core.has_batch_room() {
+                // A finishing batch wakes the dispatcher.
+                break 'queues;
+            }
+            let allowance = capacity.map(|c| window.available(c));
+            match queues[i].release(now, forced, allowance) {
+                Step::Released { ops, cost } => {
+                    released += ops;
+                    if capacity.is_some() {
+                        window.record(now, cost);
+                    }
+                    if released % 4096 < ops {
+                        tokio::task::consume_budget().await;
+                    }
+                }
+                Step::Lingering { until } => {
+                    earliest(until, &mut wake_at);
+                    i += 1;
+                    continue 'queues;
+                }
+                Step::Blocked { cost } => {
+                    if let Some(at) = capacity.and_then(|c| window.fits_at(cost, c)) {
+                        earliest(at, &mut wake_at);
+                    }
+                    // The blocked operation goes first next time so that cheaper ones
+                    // behind it cannot starve it.
+                    queues.rotate_left(i);
+                    return (released, wake_at);
+                }
+                Step::Empty => {
+                    if queues[i].unschedule() {
+                        i += 1;
+                    } else {
+                        queues.remove(i);
+                    }
+                    continue 'queues;
+                }
+            }
+        }
+    }
+    if !queues.is_empty() {
+        queues.rotate_left(1);
+    }
+    (released, wake_at)
+}
+
+pub(crate) async fn capacity(core: Arc<Core>) {
+    let Some(limiter) = core.limiter.clone() else {
+        return;
+    };
+    let every = core.options.capacity_interval;
+    let mut ticks = interval_at(Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = core.cancel.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        if core.is_paused(Instant::now()) {
+            continue;
+        }
+        let target = u32::try_from(core.needs_capacity()).unwrap_or(u32::MAX);
+        limiter.give_me(target);
+        if core.options.emit_request {
+            core.emitter.emit(EventName::Request, i64::from(target));
+        }
+    }
+}
+
+pub(crate) async fn audit(core: Arc<Core>) {
+    let every = core.options.audit_interval;
+    let mut ticks = interval_at(Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = core.cancel.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let now = Instant::now();
+        if core.is_paused(now) {
+            continue;
+        }
+        audit_once(&core, now);
+    }
+}
+
+fn audit_once(core: &Core, now: Instant) {
+    let max_time = core.options.max_operation_time;
+    let empty = core.buffered.0.ops.load(Ordering::Acquire) == 0;
+    let quiet = lock(&core.last_batch).is_none_or(|at| now.duration_since(at) >= max_time);
+    if !(empty && quiet) {
+        core.emitter.emit(EventName::AuditSkip, 0);
+        return;
+    }
+    let reset = {
+        let mut inflight = lock(&core.inflight);
+        let target = inflight.cost + core.buffered.0.cost.load(Ordering::Acquire);
+        if target > 0 {
+            let batches = inflight.batches;
+            inflight.epoch += 1;
+            inflight.batches = 0;
+            inflight.cost = 0;
+            Some((target, batches))
+        } else {
+            None
+        }
+    };
+    match reset {
+        Some((target, batches)) => {
+            core.emitter.emit_msg(
+                EventName::AuditFail,
+                i64::try_from(target).unwrap_or(i64::MAX),
+                format!(
+                    "the target was {target} with nothing buffered and no batch released for \
+                     {max_time:?}; {batches} batches were never marked done. The target was \
+                     reset to 0; drop or finish every batch"
+                ),
+            );
+            core.wake.notify_one();
+        }
+        None => core.emitter.emit(EventName::AuditPass, 0),
+    }
+}

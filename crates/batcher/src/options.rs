@@ -1,0 +1,212 @@
+//! [`BatcherBuilder`]: the batcher's options, with go-batcher's defaults.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use events_core::{Emitter, RateLimiter};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Batcher, BatcherError};
+
+/// The largest buffer a batcher accepts.
+pub const MAX_BUFFER_SIZE: usize = 1 << 30;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) buffer_size: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) capacity_interval: Duration,
+    pub(crate) audit_interval: Duration,
+    pub(crate) max_operation_time: Duration,
+    pub(crate) pause_time: Duration,
+    pub(crate) max_concurrent_batches: Option<usize>,
+    pub(crate) error_on_full_buffer: bool,
+    pub(crate) emit_flush: bool,
+    pub(crate) emit_batch: bool,
+    pub(crate) emit_request: bool,
+    pub(crate) linger: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            buffer_size: 10_000,
+            flush_interval: Duration::from_millis(100),
+            capacity_interval: Duration::from_millis(100),
+            audit_interval: Duration::from_secs(10),
+            max_operation_time: Duration::from_secs(60),
+            pause_time: Duration::from_millis(500),
+            max_concurrent_batches: None,
+            error_on_full_buffer: false,
+            emit_flush: false,
+            emit_batch: false,
+            emit_request: false,
+            linger: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Builds a [`Batcher`]. Every option has go-batcher's default.
+///
+/// | option | default |
+/// |---|---|
+/// | [`buffer_size`](Self::buffer_size) | 10,000 operations |
+/// | [`rate_limiter`](Self::rate_limiter) | none (unlimited) |
+/// | [`flush_interval`](Self::flush_interval) | 100 ms |
+/// | [`capacity_interval`](Self::capacity_interval) | 100 ms |
+/// | [`audit_interval`](Self::audit_interval) | 10 s |
+/// | [`max_operation_time`](Self::max_operation_time) | 1 min |
+/// | [`pause_time`](Self::pause_time) | 500 ms |
+/// | [`max_concurrent_batches`](Self::max_concurrent_batches) | unlimited |
+/// | [`error_on_full_buffer`](Self::error_on_full_buffer) | off: `enqueue` waits for room |
+/// | [`emit_flush`](Self::emit_flush), [`emit_batch`](Self::emit_batch), [`emit_request`](Self::emit_request) | off |
+/// | [`linger`](Self::linger) | the flush interval |
+#[derive(Default)]
+#[must_use = "a builder does nothing until build() is called"]
+pub struct BatcherBuilder {
+    pub(crate) options: Options,
+    linger_set: bool,
+    pub(crate) limiter: Option<Arc<dyn RateLimiter>>,
+    pub(crate) emitter: Option<Emitter>,
+    pub(crate) cancel: Option<CancellationToken>,
+}
+
+impl fmt::Debug for BatcherBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatcherBuilder")
+            .field("options", &self.options)
+            .field("limiter", &self.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BatcherBuilder {
+    /// How many operations may wait in the buffer (1 ..= [`MAX_BUFFER_SIZE`]).
+    pub fn buffer_size(mut self, size: usize) -> Self {
+        self.options.buffer_size = size;
+        self
+    }
+
+    /// The rate limiter whose per-second capacity bounds what is released.
+    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// How often partial batches are flushed and the limiter's capacity is re-read.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.options.flush_interval = interval;
+        self
+    }
+
+    /// How often the batcher tells the limiter what it needs (`give_me`).
+    pub fn capacity_interval(mut self, interval: Duration) -> Self {
+        self.options.capacity_interval = interval;
+        self
+    }
+
+    /// How often the batcher checks its own accounting.
+    pub fn audit_interval(mut self, interval: Duration) -> Self {
+        self.options.audit_interval = interval;
+        self
+    }
+
+    /// How long a callback batch may run before it counts as done; watchers may override.
+    pub fn max_operation_time(mut self, time: Duration) -> Self {
+        self.options.max_operation_time = time;
+        self
+    }
+
+    /// How long [`Batcher::pause`] stops the loops.
+    pub fn pause_time(mut self, time: Duration) -> Self {
+        self.options.pause_time = time;
+        self
+    }
+
+    /// The most batches handed out and not yet done at any time (at least 1).
+    pub fn max_concurrent_batches(mut self, max: usize) -> Self {
+        self.options.max_concurrent_batches = Some(max);
+        self
+    }
+
+    /// Whether the waiting `enqueue` fails at once with a full buffer instead of waiting.
+    pub fn error_on_full_buffer(mut self, on: bool) -> Self {
+        self.options.error_on_full_buffer = on;
+        self
+    }
+
+    /// Whether to raise `flush-start` and `flush-done` events.
+    pub fn emit_flush(mut self, on: bool) -> Self {
+        self.options.emit_flush = on;
+        self
+    }
+
+    /// Whether to raise a `batch` event for every batch, with [`BatchMetadata`](crate::BatchMetadata).
+    pub fn emit_batch(mut self, on: bool) -> Self {
+        self.options.emit_batch = on;
+        self
+    }
+
+    /// Whether to raise a `request` event each time the limiter is asked for capacity.
+    pub fn emit_request(mut self, on: bool) -> Self {
+        self.options.emit_request = on;
+        self
+    }
+
+    /// How long a partial batch may wait for more operations before it is released even
+    /// though no flush tick came; zero releases operations as soon as capacity allows.
+    ///
+    /// Full batches never wait. The flush tick releases partial batches too, so a linger
+    /// longer than the flush interval has no effect. Defaults to the flush interval.
+    pub fn linger(mut self, linger: Duration) -> Self {
+        self.options.linger = linger;
+        self.linger_set = true;
+        self
+    }
+
+    /// The emitter on which the batcher raises its events (default: a new one named `batcher`).
+    pub fn emitter(mut self, emitter: Emitter) -> Self {
+        self.emitter = Some(emitter);
+        self
+    }
+
+    /// A token whose cancellation stops the batcher, as [`Batcher::stop`] does.
+    pub fn cancellation_token(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// Checks the options and builds the batcher; call [`Batcher::start`] to run it.
+    ///
+    /// # Errors
+    ///
+    /// [`BatcherError::InvalidOption`] naming the option that cannot work.
+    pub fn build(mut self) -> Result<Batcher, BatcherError> {
+        let o = &self.options;
+        let invalid = |option, reason| Err(BatcherError::InvalidOption { option, reason });
+        if o.buffer_size == 0 || o.buffer_size > MAX_BUFFER_SIZE {
+            return invalid("buffer_size", "use a size between 1 and MAX_BUFFER_SIZE");
+        }
+        for (option, d) in [
+            ("flush_interval", o.flush_interval),
+            ("capacity_interval", o.capacity_interval),
+            ("audit_interval", o.audit_interval),
+            ("max_operation_time", o.max_operation_time),
+        ] {
+            if d.is_zero() {
+                return invalid(option, "use a duration above zero");
+            }
+        }
+        if o.max_concurrent_batches == Some(0) {
+            return invalid(
+                "max_concurrent_batches",
+                "use at least 1, or leave it unset for no limit",
+            );
+        }
+        if !self.linger_set {
+            self.options.linger = self.options.flush_interval;
+        }
+        Ok(Batcher::from_builder(self))
+    }
+}

@@ -1,0 +1,308 @@
+//! The per-watcher queue: typed, sharded by producing thread, type-erased for the
+//! dispatcher through the [`Queue`] trait.
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use events_core::{BoxFuture, EventName};
+use futures::FutureExt;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::core::{Core, Padded, Ticket, lock};
+use crate::{Batch, BatchMetadata, Operation};
+
+pub(crate) type Callback<T> =
+    Arc<dyn Fn(Vec<Operation<T>>) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Where a watcher's batches go.
+pub(crate) enum Sink<T> {
+    Callback(Callback<T>),
+    Stream(UnboundedSender<Batch<T>>),
+}
+
+pub(crate) struct Shard<T> {
+    pub(crate) ops: VecDeque<Operation<T>>,
+    /// When the shard last went from empty to non-empty.
+    pub(crate) since: Instant,
+}
+
+/// Producers on different threads push to different shards, so one busy watcher does
+/// not serialise its producers on one lock.
+pub(crate) fn shard_count() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cpus * 2).clamp(2, 16)
+    })
+}
+
+fn shard_hint() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static HINT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    HINT.with(|h| *h)
+}
+
+pub(crate) struct WatcherQueue<T> {
+    pub(crate) core: Arc<Core>,
+    pub(crate) id: u64,
+    pub(crate) shards: Box<[Padded<Mutex<Shard<T>>>]>,
+    pub(crate) scheduled: AtomicBool,
+    rotor: AtomicUsize,
+    pub(crate) max_batch_size: usize,
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) max_operation_time: Duration,
+    pub(crate) sink: Sink<T>,
+}
+
+/// What one attempt to release a batch from a queue came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// A batch left: its operation count and cost.
+    Released { ops: usize, cost: u64 },
+    /// Operations wait for more company until `until`.
+    Lingering { until: Instant },
+    /// The next operation costs more than the window allows now.
+    Blocked { cost: u64 },
+    /// Nothing is buffered.
+    Empty,
+}
+
+/// The dispatcher's view of a watcher's queue, whatever its payload type.
+pub(crate) trait Queue: Send + Sync {
+    /// Releases at most one batch whose cost fits in `allowance` (`None` = unlimited).
+    fn release(&self, now: Instant, forced: bool, allowance: Option<u64>) -> Step;
+    /// Clears the scheduled flag if the queue is empty; returns whether it must stay
+    /// scheduled.
+    fn unschedule(&self) -> bool;
+}
+
+impl<T: Send + 'static> WatcherQueue<T> {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        max_batch_size: usize,
+        max_attempts: Option<u32>,
+        max_operation_time: Duration,
+        sink: Sink<T>,
+    ) -> Self {
+        let now = Instant::now();
+        let id = core.next_watcher.fetch_add(1, Ordering::Relaxed);
+        WatcherQueue {
+            core,
+            id,
+            shards: (0..shard_count())
+                .map(|_| {
+                    Padded(Mutex::new(Shard {
+                        ops: VecDeque::new(),
+                        since: now,
+                    }))
+                })
+                .collect(),
+            scheduled: AtomicBool::new(false),
+            rotor: AtomicUsize::new(0),
+            max_batch_size,
+            max_attempts,
+            max_operation_time,
+            sink,
+        }
+    }
+
+    /// Pushes an operation that already has its buffer room reserved.
+    #[inline]
+    pub(crate) fn push(self: &Arc<Self>, op: Operation<T>) {
+        let shard = &self.shards[shard_hint() % self.shards.len()].0;
+        let (was_empty, len) = {
+            let mut s = lock(shard);
+            let was_empty = s.ops.is_empty();
+            if was_empty {
+                s.since = Instant::now();
+            }
+            s.ops.push_back(op);
+            (was_empty, s.ops.len())
+        };
+        if was_empty && !self.scheduled.swap(true, Ordering::SeqCst) {
+            lock(&self.core.incoming).push(self.clone());
+            self.core.wake.notify_one();
+        } else if len % self.max_batch_size == 0 || self.core.options.linger.is_zero() {
+            self.core.wake.notify_one();
+        }
+    }
+
+    /// Takes every buffered operation out, giving their buffer room back.
+    pub(crate) fn take_all(&self) -> Vec<Operation<T>> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            out.extend(lock(&shard.0).ops.drain(..));
+        }
+        let cost = out.iter().map(|op| u64::from(op.cost())).sum();
+        if !out.is_empty() {
+            self.core.release_room(out.len(), cost);
+        }
+        out
+    }
+
+    fn deliver(&self, ops: Vec<Operation<T>>, ticket: Ticket) {
+        match &self.sink {
+            Sink::Callback(callback) => {
+                let callback = callback.clone();
+                let max_time = self.max_operation_time;
+                let watcher = self.id;
+                tokio::spawn(
+                    run_callback(callback, ops, ticket, max_time, watcher).in_current_span(),
+                );
+            }
+            Sink::Stream(tx) => {
+                if let Err(unsent) = tx.send(Batch::new(ops, ticket)) {
+                    let lost = unsent.0.len();
+                    tracing::warn!(
+                        watcher = self.id,
+                        operations = lost,
+                        "batch stream dropped; its operations are discarded"
+                    );
+                    self.core.emitter.emit_msg(
+                        EventName::Error,
+                        lost as i64,
+                        format!(
+                            "watcher {} dropped its batch stream with {lost} operations still \
+                             buffered; they were discarded. Keep the stream until the batcher \
+                             stops, or take them back with take_unsent()",
+                            self.id
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn run_callback<T>(
+    callback: Callback<T>,
+    ops: Vec<Operation<T>>,
+    mut ticket: Ticket,
+    max_time: Duration,
+    watcher: u64,
+) {
+    let run = AssertUnwindSafe(async move { callback(ops).await }).catch_unwind();
+    tokio::pin!(run);
+    let outcome = match tokio::time::timeout(max_time, &mut run).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::debug!(
+                watcher,
+                ?max_time,
+                "batch exceeded the max operation time; it counts as done"
+            );
+            ticket.finish();
+            run.await
+        }
+    };
+    ticket.finish();
+    if let Err(panic) = outcome {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string panic".to_owned());
+        ticket.emitter().emit_msg(
+            EventName::Error,
+            watcher as i64,
+            format!(
+                "the callback of watcher {watcher} panicked ({what}); its batch was marked done \
+                 and the batcher goes on. Handle failures inside the callback"
+            ),
+        );
+    }
+}
+
+impl<T: Send + 'static> Queue for WatcherQueue<T> {
+    fn release(&self, now: Instant, forced: bool, allowance: Option<u64>) -> Step {
+        let mut total = 0usize;
+        let mut oldest: Option<Instant> = None;
+        let mut lone = false;
+        for shard in self.shards.iter() {
+            let s = lock(&shard.0);
+            if let Some(head) = s.ops.front() {
+                total += s.ops.len();
+                oldest = Some(oldest.map_or(s.since, |o| o.min(s.since)));
+                lone |= !head.is_batchable();
+            }
+        }
+        let Some(oldest) = oldest else {
+            return Step::Empty;
+        };
+        let linger = self.core.options.linger;
+        let ripe = forced || lone || total >= self.max_batch_size || oldest + linger <= now;
+        if !ripe {
+            return Step::Lingering {
+                until: oldest + linger,
+            };
+        }
+
+        let max = self.max_batch_size;
+        let mut batch: Vec<Operation<T>> = Vec::with_capacity(total.min(max));
+        let mut cost = 0u64;
+        let mut blocked = None;
+        let n = self.shards.len();
+        let start = self.rotor.fetch_add(1, Ordering::Relaxed);
+        'shards: for i in 0..n {
+            let mut s = lock(&self.shards[(start + i) % n].0);
+            while let Some(head) = s.ops.front() {
+                if batch.len() >= max {
+                    break 'shards;
+                }
+                let c = u64::from(head.cost());
+                if !head.is_batchable() && !batch.is_empty() {
+                    break;
+                }
+                if allowance.is_some_and(|a| cost + c > a) {
+                    blocked = Some(c);
+                    break 'shards;
+                }
+                let alone = !head.is_batchable();
+                cost += c;
+                batch.extend(s.ops.pop_front());
+                if alone {
+                    break 'shards;
+                }
+            }
+        }
+        if batch.is_empty() {
+            return match blocked {
+                Some(cost) => Step::Blocked { cost },
+                None => Step::Empty,
+            };
+        }
+        let count = batch.len();
+        for op in &mut batch {
+            op.mark_attempt();
+        }
+        let ticket = self.core.begin_batch(cost, now);
+        self.core.release_room(count, cost);
+        if self.core.options.emit_batch {
+            self.core
+                .emitter
+                .emit_with(EventName::Batch, count as i64, |e| {
+                    e.with_metadata(BatchMetadata::of(self.id, &batch))
+                });
+        }
+        self.deliver(batch, ticket);
+        Step::Released { ops: count, cost }
+    }
+
+    fn unschedule(&self) -> bool {
+        self.scheduled.store(false, Ordering::SeqCst);
+        let empty = self.shards.iter().all(|s| lock(&s.0).ops.is_empty());
+        if empty {
+            return false;
+        }
+        // A producer may have found the flag set and not scheduled us; take it back
+        // unless a producer scheduled us anew in the meantime.
+        !self.scheduled.swap(true, Ordering::SeqCst)
+    }
+}

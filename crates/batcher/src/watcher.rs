@@ -1,0 +1,344 @@
+//! [`Watcher`]: where a unit of work enqueues its operations and receives its batches.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use crate::core::Ticket;
+use crate::queue::{Sink, WatcherQueue};
+use crate::{Batcher, EnqueueError, EnqueueErrorKind, Operation};
+
+/// Options of a [`Watcher`]; finish with [`callback`](WatcherBuilder::callback) or
+/// [`stream`](WatcherBuilder::stream).
+#[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until callback() or stream() is called"]
+pub struct WatcherBuilder {
+    max_batch_size: usize,
+    max_attempts: u32,
+    max_operation_time: Option<Duration>,
+}
+
+impl WatcherBuilder {
+    /// The most operations in one batch; 0 (the default) means no limit.
+    pub fn max_batch_size(mut self, size: usize) -> Self {
+        self.max_batch_size = size;
+        self
+    }
+
+    /// How many times an operation may be handed out; enqueueing an operation that has
+    /// used them fails with [`EnqueueErrorKind::TooManyAttempts`]. 0 (the default) means
+    /// no limit.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// How long a callback batch may run before it counts as done, overriding the
+    /// batcher's [`max_operation_time`](crate::BatcherBuilder::max_operation_time); zero
+    /// keeps the batcher's.
+    pub fn max_operation_time(mut self, time: Duration) -> Self {
+        self.max_operation_time = Some(time).filter(|t| !t.is_zero());
+        self
+    }
+
+    fn queue<T: Send + 'static>(&self, batcher: &Batcher, sink: Sink<T>) -> WatcherQueue<T> {
+        let core = batcher.core().clone();
+        let max_time = self
+            .max_operation_time
+            .unwrap_or(core.options.max_operation_time);
+        WatcherQueue::new(
+            core,
+            if self.max_batch_size == 0 {
+                usize::MAX
+            } else {
+                self.max_batch_size
+            },
+            (self.max_attempts != 0).then_some(self.max_attempts),
+            max_time,
+            sink,
+        )
+    }
+
+    /// A watcher that runs `callback` for every batch, each batch in its own task.
+    ///
+    /// The batch is done when the callback's future completes or the max operation time
+    /// passes, whichever is first (the future is not cancelled at that point). A callback
+    /// that panics is contained: its batch is marked done, an
+    /// [`Error`](events_core::EventName::Error) event is raised and the batcher goes on.
+    pub fn callback<T, F, Fut>(self, batcher: &Batcher, callback: F) -> Watcher<T>
+    where
+        T: Send + 'static,
+        F: Fn(Vec<Operation<T>>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let sink = Sink::Callback(Arc::new(move |ops| Box::pin(callback(ops))));
+        Watcher {
+            queue: Arc::new(self.queue(batcher, sink)),
+        }
+    }
+
+    /// A watcher whose batches arrive on a [`Batches`] stream.
+    ///
+    /// A batch is done when its [`Batch`] guard is dropped or [`Batch::done`] is called;
+    /// the max operation time does not apply (an audit resets accounting of batches that
+    /// are never finished). The stream ends once the batcher has stopped and every batch
+    /// released before has been received.
+    pub fn stream<T: Send + 'static>(self, batcher: &Batcher) -> (Watcher<T>, Batches<T>) {
+        let (tx, rx) = unbounded_channel();
+        let queue = Arc::new(self.queue(batcher, Sink::Stream(tx)));
+        let finished = batcher.core().finished.clone().cancelled_owned();
+        (
+            Watcher {
+                queue: queue.clone(),
+            },
+            Batches {
+                rx,
+                finished: Box::pin(finished),
+                queue,
+            },
+        )
+    }
+}
+
+/// A handle through which one unit of work (say, one HTTP request) enqueues operations
+/// with payload `T`; clones share the same queue.
+///
+/// Operations from one producing thread keep their order; a batch holds operations of
+/// this watcher only. Create one with [`Watcher::builder`].
+pub struct Watcher<T> {
+    queue: Arc<WatcherQueue<T>>,
+}
+
+impl<T> Clone for Watcher<T> {
+    fn clone(&self) -> Self {
+        Watcher {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Watcher<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watcher")
+            .field("id", &self.queue.id)
+            .field("max_batch_size", &self.queue.max_batch_size)
+            .field("max_attempts", &self.queue.max_attempts)
+            .field("max_operation_time", &self.queue.max_operation_time)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Watcher<()> {
+    /// Options for a new watcher.
+    pub fn builder() -> WatcherBuilder {
+        WatcherBuilder::default()
+    }
+}
+
+impl<T: Send + 'static> Watcher<T> {
+    /// A number identifying the watcher within its batcher (used in events).
+    pub fn id(&self) -> u64 {
+        self.queue.id
+    }
+
+    /// Enqueues `op` if there is room now, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`EnqueueError`] holding `op`: too expensive, too many attempts, buffer full or
+    /// stopped.
+    #[inline]
+    pub fn try_enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
+        match self.check(op) {
+            Ok(op) => self.reserve_and_push(op),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Enqueues `op`, waiting for room in the buffer unless the batcher was built with
+    /// [`error_on_full_buffer`](crate::BatcherBuilder::error_on_full_buffer).
+    ///
+    /// # Errors
+    ///
+    /// [`EnqueueError`] holding `op`: too expensive, too many attempts, buffer full (only
+    /// with `error_on_full_buffer`) or stopped (also if the batcher stops while waiting).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes drops `op` with it; it was not enqueued.
+    pub async fn enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
+        let mut op = self.check(op)?;
+        let core = &self.queue.core;
+        loop {
+            match self.reserve_and_push(op) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_buffer_full() && !core.options.error_on_full_buffer => {
+                    op = e.into_operation();
+                }
+                Err(e) => return Err(e),
+            }
+            let notified = core.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            core.space_waiters.fetch_add(1, Ordering::SeqCst);
+            let full = core.buffered.0.ops.load(Ordering::SeqCst) >= core.options.buffer_size;
+            if full && !core.is_stopped() {
+                notified.await;
+            }
+            core.space_waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Takes back every operation of this watcher that is still buffered.
+    ///
+    /// This is how operations come back after [`Batcher::stop`]: the batcher releases
+    /// nothing more, and what was not released stays with its watcher until taken.
+    /// Called while the batcher runs, it withdraws operations not yet handed out.
+    pub fn take_unsent(&self) -> Vec<Operation<T>> {
+        self.queue.take_all()
+    }
+
+    #[inline]
+    fn check(&self, op: Operation<T>) -> Result<Operation<T>, EnqueueError<T>> {
+        let core = &self.queue.core;
+        if let Some(max_attempts) = self.queue.max_attempts {
+            if op.attempts() >= max_attempts {
+                let kind = EnqueueErrorKind::TooManyAttempts {
+                    attempts: op.attempts(),
+                    max_attempts,
+                };
+                return Err(EnqueueError::new(kind, op));
+            }
+        }
+        if let Some(max_capacity) = core.max_cost() {
+            if op.cost() > max_capacity {
+                let kind = EnqueueErrorKind::TooExpensive {
+                    cost: op.cost(),
+                    max_capacity,
+                };
+                return Err(EnqueueError::new(kind, op));
+            }
+        }
+        Ok(op)
+    }
+
+    #[inline]
+    fn reserve_and_push(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
+        let core = &self.queue.core;
+        if core.is_stopped() {
+            return Err(EnqueueError::new(EnqueueErrorKind::Stopped, op));
+        }
+        let size = core.options.buffer_size;
+        let buffered = &core.buffered.0;
+        if buffered.ops.fetch_add(1, Ordering::SeqCst) >= size {
+            buffered.ops.fetch_sub(1, Ordering::SeqCst);
+            let kind = EnqueueErrorKind::BufferFull { buffer_size: size };
+            return Err(EnqueueError::new(kind, op));
+        }
+        buffered
+            .cost
+            .fetch_add(u64::from(op.cost()), Ordering::AcqRel);
+        self.queue.push(op);
+        Ok(())
+    }
+}
+
+/// The stream of batches of a watcher made with [`WatcherBuilder::stream`].
+///
+/// It ends once the batcher has stopped and every batch it released has been received.
+/// Dropping it while operations are buffered makes the batcher discard them with an
+/// [`Error`](events_core::EventName::Error) event; take them back first with
+/// [`take_unsent`](Batches::take_unsent) or [`Watcher::take_unsent`].
+pub struct Batches<T> {
+    rx: UnboundedReceiver<Batch<T>>,
+    finished: Pin<Box<WaitForCancellationFutureOwned>>,
+    queue: Arc<WatcherQueue<T>>,
+}
+
+impl<T> fmt::Debug for Batches<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batches")
+            .field("watcher", &self.queue.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Batches<T> {
+    /// Takes back every operation of this watcher that is still buffered.
+    pub fn take_unsent(&self) -> Vec<Operation<T>> {
+        self.queue.take_all()
+    }
+}
+
+impl<T> Stream for Batches<T> {
+    type Item = Batch<T>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Batch<T>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(batch) = this.rx.poll_recv(cx) {
+            return Poll::Ready(batch);
+        }
+        match this.finished.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(this.rx.try_recv().ok()),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A batch from a [`Batches`] stream; the batch is done when this guard is dropped or
+/// [`done`](Batch::done) is called.
+///
+/// It dereferences to the slice of operations. Take operations out with
+/// [`into_operations`](Batch::into_operations), for instance to enqueue failed ones again.
+pub struct Batch<T> {
+    ops: Vec<Operation<T>>,
+    ticket: Ticket,
+}
+
+impl<T> Batch<T> {
+    pub(crate) fn new(ops: Vec<Operation<T>>, ticket: Ticket) -> Self {
+        Batch { ops, ticket }
+    }
+
+    /// Marks the batch done.
+    pub fn done(self) {}
+
+    /// Marks the batch done and hands its operations over.
+    pub fn into_operations(self) -> Vec<Operation<T>> {
+        let Batch { ops, mut ticket } = self;
+        ticket.finish();
+        ops
+    }
+}
+
+impl<T> Deref for Batch<T> {
+    type Target = [Operation<T>];
+
+    fn deref(&self) -> &[Operation<T>] {
+        &self.ops
+    }
+}
+
+impl<T> DerefMut for Batch<T> {
+    fn deref_mut(&mut self) -> &mut [Operation<T>] {
+        &mut self.ops
+    }
+}
+
+impl<T> fmt::Debug for Batch<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch")
+            .field("len", &self.ops.len())
+            .field("ticket", &self.ticket)
+            .finish()
+    }
+}
