@@ -31,6 +31,8 @@ struct Inner {
     listeners: RwLock<Arc<[Entry]>>,
     /// Listeners plus live subscriptions; zero means an emit only has to trace.
     observers: Arc<AtomicUsize>,
+    /// Live subscriptions; zero means an emit skips the broadcast channel.
+    subscribers: Arc<AtomicUsize>,
     next_id: AtomicU64,
     tx: broadcast::Sender<Event>,
     capacity: usize,
@@ -92,6 +94,7 @@ impl Emitter {
                 component,
                 listeners: RwLock::new(Arc::from(Vec::new())),
                 observers: Arc::new(AtomicUsize::new(0)),
+                subscribers: Arc::new(AtomicUsize::new(0)),
                 next_id: AtomicU64::new(0),
                 tx,
                 capacity,
@@ -167,7 +170,11 @@ impl Emitter {
     /// subscriber. Dropping the [`Subscription`] unsubscribes.
     pub fn subscribe(&self) -> Subscription {
         let rx = self.inner.tx.subscribe();
-        Subscription::new(rx, self.inner.observers.clone())
+        Subscription::new(
+            rx,
+            self.inner.observers.clone(),
+            self.inner.subscribers.clone(),
+        )
     }
 
     /// How many events a subscription can fall behind before losing the oldest.
@@ -236,8 +243,10 @@ impl Emitter {
                 );
             }
         }
-        // No receiver is not a failure: subscriptions come and go.
-        let _ = self.inner.tx.send(event);
+        if self.inner.subscribers.load(Ordering::Acquire) != 0 {
+            // No receiver is not a failure: a subscription may have just been dropped.
+            let _ = self.inner.tx.send(event);
+        }
     }
 
     #[inline]

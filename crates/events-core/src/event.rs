@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use crate::EventName;
 
@@ -24,7 +24,6 @@ pub struct Event {
     msg: Option<Arc<str>>,
     metadata: Option<Metadata>,
     at: Instant,
-    wall: SystemTime,
 }
 
 impl Event {
@@ -36,7 +35,6 @@ impl Event {
             msg: None,
             metadata: None,
             at: Instant::now(),
-            wall: SystemTime::now(),
         }
     }
 
@@ -89,11 +87,6 @@ impl Event {
     /// When the event was raised, on the monotonic clock.
     pub fn at(&self) -> Instant {
         self.at
-    }
-
-    /// When the event was raised, on the wall clock.
-    pub fn wall_time(&self) -> SystemTime {
-        self.wall
     }
 }
 

@@ -26,14 +26,21 @@ pub struct Subscription {
     /// The emitter's observer count; held apart from the emitter so that a subscription
     /// does not keep the emitter (and so the stream) alive.
     observers: Arc<AtomicUsize>,
+    subscribers: Arc<AtomicUsize>,
 }
 
 impl Subscription {
-    pub(crate) fn new(rx: broadcast::Receiver<Event>, observers: Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(
+        rx: broadcast::Receiver<Event>,
+        observers: Arc<AtomicUsize>,
+        subscribers: Arc<AtomicUsize>,
+    ) -> Self {
         observers.fetch_add(1, Ordering::AcqRel);
+        subscribers.fetch_add(1, Ordering::AcqRel);
         Subscription {
             inner: BroadcastStream::new(rx),
             observers,
+            subscribers,
         }
     }
 }
@@ -50,6 +57,7 @@ impl Stream for Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        self.subscribers.fetch_sub(1, Ordering::AcqRel);
         self.observers.fetch_sub(1, Ordering::AcqRel);
     }
 }
