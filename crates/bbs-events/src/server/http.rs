@@ -1,0 +1,185 @@
+//! The HTTP handler of the event routes: request parsing, headers and the SSE body.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt as _, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use tokio_util::sync::CancellationToken;
+
+use crate::server::filter::{Filter, ServerRoute};
+use crate::server::hub::{EncodedEvent, Hub, HubSubscription};
+use crate::server::HubError;
+use crate::sse::write_event_base64;
+
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// The largest request body read (an `EventsByCellId` is tiny).
+const MAX_REQUEST_BODY: usize = 64 * 1024;
+
+/// What every connection shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Routes {
+    pub(crate) hub: Hub,
+    pub(crate) preload: Arc<[Arc<EncodedEvent>]>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+/// The cell id of an `EventsByCellId` body (field 1, a string; other fields skipped).
+fn parse_events_by_cell_id(body: &[u8]) -> Result<String, prost::DecodeError> {
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct EventsByCellId {
+        #[prost(bytes = "vec", tag = "1")]
+        cell_id: Vec<u8>,
+    }
+    let message = <EventsByCellId as prost::Message>::decode(body)?;
+    Ok(String::from_utf8_lossy(&message.cell_id).into_owned())
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(text.to_owned())).boxed_unsync());
+    *response.status_mut() = status;
+    response
+}
+
+pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Response<Body> {
+    let Some(route) = ServerRoute::from_request(request.method(), request.uri().path()) else {
+        return plain(StatusCode::NOT_FOUND, "404 page not found\n");
+    };
+    let last_event_id = request
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut filter = Filter::route(route);
+    if route.filters_by_cell() {
+        let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the event subscription request body");
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read request body\n");
+            }
+        };
+        match parse_events_by_cell_id(&body) {
+            Ok(cell_id) => filter = filter.with_cell_id(&cell_id),
+            Err(error) => {
+                tracing::warn!(%error, "unparseable EventsByCellId request body");
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "invalid EventsByCellId body\n");
+            }
+        }
+    }
+    let replaying = routes.hub.has_replay_window();
+    let subscription = if replaying {
+        routes.hub.subscribe_after(filter.clone(), last_event_id)
+    } else {
+        routes.hub.subscribe(filter.clone())
+    };
+    let subscription = match subscription {
+        Ok(s) => s,
+        Err(error) => {
+            tracing::info!(%error, "refusing an event subscription");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "event hub closed\n");
+        }
+    };
+    tracing::debug!(?route, "event stream opened");
+    let state = StreamState {
+        preload: Arc::clone(&routes.preload),
+        next_preload: 0,
+        filter,
+        subscription,
+        next_id: 0,
+        hub_ids: replaying,
+        shutdown: routes.shutdown.clone(),
+    };
+    let stream = futures::stream::unfold(state, |mut state| async move {
+        let bytes = state.next_chunk().await?;
+        Some((Ok::<_, Infallible>(Frame::data(bytes)), state))
+    });
+    let mut response = Response::new(StreamBody::new(stream).boxed_unsync());
+    let headers = response.headers_mut();
+    // The BBS's header order.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store, must-revalidate"),
+    );
+    headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    if let Ok(date) = HeaderValue::from_str(&super::date::http_date(std::time::SystemTime::now())) {
+        headers.insert(header::DATE, date);
+    }
+    headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    response
+}
+
+struct StreamState {
+    preload: Arc<[Arc<EncodedEvent>]>,
+    next_preload: usize,
+    filter: Filter,
+    subscription: HubSubscription,
+    next_id: u64,
+    hub_ids: bool,
+    shutdown: CancellationToken,
+}
+
+impl StreamState {
+    /// The next SSE chunk, or `None` to end the stream (with the terminating chunk).
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        while let Some(event) = self.preload.get(self.next_preload).cloned() {
+            self.next_preload += 1;
+            match self.filter.accepts(&event.event) {
+                Ok(true) => return Some(self.frame(&event, false)),
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "ending an event stream");
+                    return None;
+                }
+            }
+        }
+        let event = tokio::select! {
+            biased;
+            () = self.shutdown.cancelled() => {
+                tracing::debug!("event stream ended by server shutdown");
+                return None;
+            }
+            event = self.subscription.recv() => event,
+        };
+        match event {
+            Ok(event) => Some(self.frame(&event, self.hub_ids)),
+            Err(HubError::Closed) => {
+                tracing::debug!("event stream ended: hub closed");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "ending an event stream");
+                None
+            }
+        }
+    }
+
+    fn frame(&mut self, event: &EncodedEvent, hub_id: bool) -> Bytes {
+        let id = if hub_id { event.seq } else { self.next_id };
+        self.next_id += 1;
+        let mut out = Vec::with_capacity(event.payload_b64.len() + 64);
+        write_event_base64(&mut out, id, event.event_type().as_str(), &event.payload_b64);
+        Bytes::from(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_by_cell_id_bodies_parse_or_fail() {
+        assert_eq!(parse_events_by_cell_id(b"").unwrap(), "");
+        assert_eq!(parse_events_by_cell_id(b"\x0a\x02c1").unwrap(), "c1");
+        assert!(parse_events_by_cell_id(b"\x0a\x05c1").is_err());
+        assert!(parse_events_by_cell_id(b"\xff").is_err());
+    }
+}
