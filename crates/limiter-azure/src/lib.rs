@@ -1,7 +1,81 @@
 //! Capacity shared across processes through Azure Blob leases.
 //!
-//! This crate is being built; see the workspace README.
+//! Many instances of a service share one datastore capacity (say 20,000 Cosmos RU/s).
+//! [`AzureSharedResource`] cuts the shared capacity into partitions of `factor` capacity
+//! each (at most [`MAX_PARTITIONS`]), keeps one zero-byte blob per partition in a
+//! container, and lets an instance use a partition's capacity while it holds the exclusive
+//! lease on its blob. A reserved capacity is always available on top:
+//! `max_capacity = shared + reserved`, `capacity = held partitions' capacity + reserved`.
+//! It implements [`events_core::RateLimiter`], so a batcher drives it with `give_me`.
+//!
+//! What it adds to the classic design:
+//!
+//! * **Safety first**: a lease is counted only until the time its acquire (or renew)
+//!   request was *sent* plus the lease duration minus a safety margin, so the capacity in
+//!   use across all instances never exceeds `shared + reserved`.
+//! * **Renew, shed, release**: leases still needed are renewed; leases no longer needed
+//!   (and all of them on `stop`) are released at once so other instances get them.
+//! * **Fast ramp-up**: a large deficit is acquired with several concurrent requests.
+//! * **Runtime changes** of shared and reserved capacity
+//!   ([`AzureSharedResource::set_shared_capacity`], [`AzureSharedResource::set_reserved_capacity`]).
+//! * **Pluggable storage**: the [`LeaseManager`] trait; [`AzureBlobLeases`] is the Azure
+//!   Blob implementation (works with Azurite).
+//!
+//! Events: `created-container`/`verified-container` (msg = container URL),
+//! `created-blob`/`verified-blob` (val = index), `target` (val = partitions wanted),
+//! `allocated`/`released`/`failed` (val = index), `capacity` (val = capacity), `error`
+//! (msg = cause) and `shutdown`.
+//!
+//! The crate has no feature flags.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use limiter_azure::{AzureSharedResource, Credentials};
+//! use limiter_azure::events_core::RateLimiter;
+//!
+//! # fn main() -> Result<(), limiter_azure::ConfigError> {
+//! let limiter = AzureSharedResource::builder()
+//!     .container("cosmos-capacity")
+//!     .credentials(Credentials::Emulator)
+//!     .endpoint("http://127.0.0.1:10000/devstoreaccount1")
+//!     .shared_capacity(10_200)
+//!     .factor(1_000)
+//!     .reserved_capacity(500)
+//!     .lease_duration(Duration::from_secs(15))
+//!     .build()?;
+//! assert_eq!(limiter.partitions(), 11);
+//! assert_eq!(limiter.max_capacity(), 10_700);
+//! assert_eq!(limiter.capacity(), 500);
+//!
+//! // A batcher asks for 9,250: 8,750 above the reserve, so 9 partitions.
+//! limiter.give_me(9_250);
+//! assert_eq!(limiter.wanted_partitions(), 9);
+//! // Then: limiter.provision().await?; limiter.start().await?; ... limiter.stop().await?;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+
+mod azure;
+mod builder;
+mod engine;
+mod error;
+mod lease;
+mod resource;
+mod shared;
+
+#[doc(inline)]
+pub use crate::azure::{AzureBlobLeases, AzureStorage, Credentials, EMULATOR_ACCOUNT};
+#[doc(inline)]
+pub use crate::builder::AzureSharedResourceBuilder;
+#[doc(inline)]
+pub use crate::error::{ConfigError, LeaseError, MAX_PARTITIONS};
+#[doc(inline)]
+pub use crate::lease::{LeaseId, LeaseManager, Provisioned};
+#[doc(inline)]
+pub use crate::resource::AzureSharedResource;
 
 #[doc(no_inline)]
 pub use events_core;

@@ -1,0 +1,505 @@
+//! The lease loop: acquires, renews, sheds and releases partition leases to follow the
+//! wanted count, and counts only capacity the storage still guarantees.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use events_core::{BoxFuture, EventName};
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_util::sync::CancellationToken;
+
+use crate::shared::{Shared, Timing};
+use crate::{LeaseError, LeaseId, LeaseManager};
+
+/// Our view of one partition.
+#[derive(Debug)]
+enum Slot {
+    Free { failed_at: Option<Instant> },
+    Acquiring(LeaseId),
+    Held(Held),
+    Releasing(LeaseId),
+}
+
+#[derive(Debug)]
+struct Held {
+    lease: LeaseId,
+    /// When we stop counting the partition unless renewed: the send time of the last
+    /// successful acquire or renew, plus the lease duration, minus the safety margin.
+    expires: Instant,
+    renew_at: Instant,
+    renewing: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Acquire,
+    Renew,
+    Release,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Acquire => "acquire lease",
+            Op::Renew => "renew lease",
+            Op::Release => "release lease",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Done {
+    op: Op,
+    partition: u32,
+    lease: LeaseId,
+    sent: Instant,
+    result: Result<(), LeaseError>,
+}
+
+enum Wake {
+    Cancelled,
+    Done(Done),
+    Poke,
+}
+
+/// The lease loop's state; owned by one task.
+pub(crate) struct Engine {
+    shared: Arc<Shared>,
+    manager: Arc<dyn LeaseManager>,
+    timing: Timing,
+    rng: fastrand::Rng,
+    slots: Vec<Slot>,
+    ops: FuturesUnordered<BoxFuture<'static, Done>>,
+    acquiring: u32,
+    next_attempt: Instant,
+    contended: bool,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        manager: Arc<dyn LeaseManager>,
+        timing: Timing,
+        rng: fastrand::Rng,
+    ) -> Self {
+        Engine {
+            shared,
+            manager,
+            timing,
+            rng,
+            slots: Vec::new(),
+            ops: FuturesUnordered::new(),
+            acquiring: 0,
+            next_attempt: Instant::now(),
+            contended: false,
+        }
+    }
+
+    /// Runs until `cancel`, then releases everything; returns the first release failure.
+    pub(crate) async fn run(mut self, cancel: CancellationToken) -> Result<(), LeaseError> {
+        loop {
+            let now = Instant::now();
+            self.step(now);
+            let deadline = self.next_deadline(now);
+            let wake = tokio::select! {
+                biased;
+                () = cancel.cancelled() => Wake::Cancelled,
+                Some(done) = self.ops.next(), if !self.ops.is_empty() => Wake::Done(done),
+                () = self.shared.wake.notified() => Wake::Poke,
+                () = sleep_until(deadline) => Wake::Poke,
+            };
+            match wake {
+                Wake::Cancelled => break,
+                Wake::Done(done) => self.complete(done),
+                Wake::Poke => {}
+            }
+        }
+        self.shutdown().await
+    }
+
+    fn step(&mut self, now: Instant) {
+        let n = self.shared.partitions.load(Ordering::Acquire) as usize;
+        while self.slots.len() < n {
+            self.slots.push(Slot::Free { failed_at: None });
+        }
+        self.expire(now);
+        self.shed(n);
+        self.renew(now, n);
+        self.acquire(now, n);
+    }
+
+    fn spawn_op(&mut self, op: Op, partition: u32, lease: LeaseId) {
+        let sent = Instant::now();
+        let after = self.timing.call_timeout;
+        let call = match op {
+            Op::Acquire => {
+                self.manager
+                    .acquire(partition, lease.clone(), self.timing.lease_duration)
+            }
+            Op::Renew => self.manager.renew(partition, lease.clone()),
+            Op::Release => self.manager.release(partition, lease.clone()),
+        };
+        self.ops.push(
+            async move {
+                let result = match timeout(after, call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(LeaseError::Timeout {
+                        operation: op.name(),
+                        after,
+                    }),
+                };
+                Done {
+                    op,
+                    partition,
+                    lease,
+                    sent,
+                    result,
+                }
+            }
+            .boxed(),
+        );
+    }
+
+    /// Recomputes the held capacity and raises `capacity`.
+    fn capacity_changed(&self) {
+        let held: u32 = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s, Slot::Held(_)))
+            .map(|(i, _)| self.shared.partition_size(i as u32))
+            .sum();
+        self.shared.held_capacity.store(held, Ordering::Release);
+        self.shared.emit_capacity();
+    }
+
+    fn held_count(&self) -> u32 {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Held(_)))
+            .count() as u32
+    }
+
+    fn emit_error(&self, partition: u32, err: &LeaseError) {
+        tracing::warn!(partition, error = %err, "lease operation failed");
+        self.shared
+            .emitter
+            .emit_msg(EventName::Error, i64::from(partition), err.to_string());
+    }
+
+    fn jitter(&mut self) -> Duration {
+        let max = self.timing.max_attempt_interval.as_nanos() as u64;
+        Duration::from_nanos(self.rng.u64(0..max.max(1)))
+    }
+
+    /// Stops counting leases whose guaranteed time is over.
+    fn expire(&mut self, now: Instant) {
+        for i in 0..self.slots.len() {
+            if let Slot::Held(held) = &self.slots[i] {
+                if held.expires <= now {
+                    tracing::warn!(partition = i, "lease lapsed before it could be renewed");
+                    self.slots[i] = Slot::Free { failed_at: None };
+                    self.shared.emitter.emit(EventName::Released, i as i64);
+                    self.capacity_changed();
+                }
+            }
+        }
+    }
+
+    /// Releases what is no longer wanted (and partitions beyond a reduced count).
+    fn shed(&mut self, n: usize) {
+        let wanted = self.shared.wanted.load(Ordering::Acquire);
+        let mut held: Vec<(usize, bool, Instant)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Slot::Held(h) => Some((i, h.renewing, h.expires)),
+                _ => None,
+            })
+            .collect();
+        // Partitions past the end go first, then idle ones closest to expiry.
+        held.sort_by_key(|&(i, renewing, expires)| (i < n, renewing, expires));
+        let mut count = held.len() as u32;
+        for (i, _, _) in held {
+            if count <= wanted && i < n {
+                break;
+            }
+            self.release(i);
+            count -= 1;
+        }
+    }
+
+    fn release(&mut self, i: usize) {
+        let slot = std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None });
+        let Slot::Held(held) = slot else {
+            self.slots[i] = slot;
+            return;
+        };
+        // Stop counting before the storage hears of it: once released, others may take it.
+        self.slots[i] = Slot::Releasing(held.lease.clone());
+        tracing::debug!(partition = i, "releasing lease no longer needed");
+        self.shared.emitter.emit(EventName::Released, i as i64);
+        self.capacity_changed();
+        self.spawn_op(Op::Release, i as u32, held.lease);
+    }
+
+    fn renew(&mut self, now: Instant, n: usize) {
+        let mut due = Vec::new();
+        for (i, slot) in self.slots.iter_mut().enumerate().take(n) {
+            if let Slot::Held(held) = slot {
+                if !held.renewing && held.renew_at <= now {
+                    held.renewing = true;
+                    due.push((i as u32, held.lease.clone()));
+                }
+            }
+        }
+        for (i, lease) in due {
+            self.spawn_op(Op::Renew, i, lease);
+        }
+    }
+
+    fn candidates(&self, now: Instant, n: usize) -> Vec<usize> {
+        let free: Vec<(usize, bool)> = self.slots[..n]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Slot::Free { failed_at } => Some((
+                    i,
+                    failed_at.is_some_and(|t| now < t + self.timing.lease_duration),
+                )),
+                _ => None,
+            })
+            .collect();
+        // Prefer partitions not recently seen held by someone else.
+        let fresh: Vec<usize> = free.iter().filter(|f| !f.1).map(|f| f.0).collect();
+        if fresh.is_empty() {
+            free.into_iter().map(|f| f.0).collect()
+        } else {
+            fresh
+        }
+    }
+
+    fn deficit(&self) -> u32 {
+        let wanted = self.shared.wanted.load(Ordering::Acquire);
+        wanted.saturating_sub(self.held_count() + self.acquiring)
+    }
+
+    fn room(&self) -> u32 {
+        let limit = if self.contended {
+            1
+        } else {
+            self.timing.max_concurrent_acquires
+        };
+        limit.saturating_sub(self.acquiring)
+    }
+
+    fn acquire(&mut self, now: Instant, n: usize) {
+        if now < self.next_attempt {
+            return;
+        }
+        let launch = self.deficit().min(self.room());
+        if launch == 0 {
+            return;
+        }
+        let mut candidates = self.candidates(now, n);
+        for _ in 0..launch {
+            if candidates.is_empty() {
+                break;
+            }
+            let pick = candidates.swap_remove(self.rng.usize(0..candidates.len()));
+            let lease = LeaseId::random(&mut self.rng);
+            self.slots[pick] = Slot::Acquiring(lease.clone());
+            self.acquiring += 1;
+            self.spawn_op(Op::Acquire, pick as u32, lease);
+        }
+    }
+
+    fn next_deadline(&self, now: Instant) -> Instant {
+        let mut deadline = now + Duration::from_secs(3600);
+        for slot in &self.slots {
+            if let Slot::Held(held) = slot {
+                deadline = deadline.min(held.expires);
+                if !held.renewing {
+                    deadline = deadline.min(held.renew_at);
+                }
+            }
+        }
+        let n = self.shared.partitions.load(Ordering::Acquire) as usize;
+        if self.deficit() > 0
+            && self.room() > 0
+            && !self.candidates(now, n.min(self.slots.len())).is_empty()
+        {
+            deadline = deadline.min(self.next_attempt.max(now));
+        }
+        deadline
+    }
+
+    fn complete(&mut self, done: Done) {
+        let now = Instant::now();
+        let Done {
+            op,
+            partition,
+            lease,
+            sent,
+            result,
+        } = done;
+        let i = partition as usize;
+        let ours = |slot: &Slot| match slot {
+            Slot::Acquiring(l) | Slot::Releasing(l) => *l == lease,
+            Slot::Held(h) => h.lease == lease,
+            Slot::Free { .. } => false,
+        };
+        let is_ours = ours(&self.slots[i]);
+        match op {
+            Op::Acquire => {
+                self.acquiring = self.acquiring.saturating_sub(1);
+                match result {
+                    Ok(()) if is_ours => {
+                        let expires = sent + self.timing.counted_for();
+                        self.slots[i] = Slot::Held(Held {
+                            lease,
+                            expires,
+                            renew_at: expires - self.timing.renew_ahead,
+                            renewing: false,
+                        });
+                        tracing::debug!(partition, "lease acquired");
+                        self.shared
+                            .emitter
+                            .emit(EventName::Allocated, i64::from(partition));
+                        self.capacity_changed();
+                        self.contended = false;
+                        self.next_attempt = now;
+                    }
+                    Ok(()) => self.spawn_op(Op::Release, partition, lease),
+                    Err(err) => {
+                        if is_ours {
+                            self.slots[i] = Slot::Free {
+                                failed_at: err.is_conflict().then_some(now),
+                            };
+                        }
+                        let mut pause = self.jitter();
+                        if err.is_conflict() {
+                            tracing::debug!(partition, "partition is leased by another instance");
+                            self.shared
+                                .emitter
+                                .emit(EventName::Failed, i64::from(partition));
+                        } else {
+                            self.emit_error(partition, &err);
+                            if err.is_throttled() {
+                                pause += self.timing.max_attempt_interval;
+                            }
+                        }
+                        if matches!(err, LeaseError::Timeout { .. }) {
+                            // The storage may have granted the lease after all: give it back.
+                            self.spawn_op(Op::Release, partition, lease);
+                        }
+                        self.contended = true;
+                        self.next_attempt = now + pause;
+                    }
+                }
+            }
+            Op::Renew => {
+                let Slot::Held(held) = &mut self.slots[i] else {
+                    if result.is_ok() && !is_ours {
+                        // Renewed after we stopped counting it: give it back to the others.
+                        self.spawn_op(Op::Release, partition, lease);
+                    }
+                    return;
+                };
+                if held.lease != lease {
+                    return;
+                }
+                match result {
+                    Ok(()) => {
+                        held.expires = sent + self.timing.counted_for();
+                        held.renew_at = held.expires - self.timing.renew_ahead;
+                        held.renewing = false;
+                    }
+                    Err(err) if err.is_lost() || err.is_conflict() => {
+                        tracing::warn!(partition, "lease was lost before its renewal");
+                        self.slots[i] = Slot::Free { failed_at: None };
+                        self.shared
+                            .emitter
+                            .emit(EventName::Released, i64::from(partition));
+                        self.capacity_changed();
+                    }
+                    Err(err) => {
+                        held.renewing = false;
+                        held.renew_at =
+                            now + (self.timing.renew_ahead / 4).max(Duration::from_millis(50));
+                        self.emit_error(partition, &err);
+                    }
+                }
+            }
+            Op::Release => {
+                let planned = matches!(&self.slots[i], Slot::Releasing(l) if *l == lease);
+                if planned {
+                    self.slots[i] = Slot::Free { failed_at: None };
+                }
+                match result {
+                    Ok(()) => {}
+                    Err(err) if err.is_lost() => {}
+                    Err(err) if planned => self.emit_error(partition, &err),
+                    Err(err) => {
+                        tracing::debug!(partition, error = %err, "best-effort release failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops counting everything, then gives every lease back at once.
+    async fn shutdown(mut self) -> Result<(), LeaseError> {
+        let mut releases = Vec::new();
+        let mut held_any = false;
+        for i in 0..self.slots.len() {
+            match std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None }) {
+                Slot::Held(held) => {
+                    held_any = true;
+                    self.shared.emitter.emit(EventName::Released, i as i64);
+                    releases.push((i as u32, held.lease, true));
+                }
+                Slot::Acquiring(lease) | Slot::Releasing(lease) => {
+                    releases.push((i as u32, lease, false));
+                }
+                Slot::Free { .. } => {}
+            }
+        }
+        if held_any {
+            self.capacity_changed();
+        }
+        // In-flight calls are abandoned; their leases are released below.
+        self.ops = FuturesUnordered::new();
+        let after = self.timing.call_timeout;
+        let manager = Arc::clone(&self.manager);
+        let results = futures::future::join_all(releases.into_iter().map(|(i, lease, held)| {
+            let call = manager.release(i, lease);
+            async move {
+                let result = match timeout(after, call).await {
+                    Ok(result) => result,
+                    Err(_) => Err(LeaseError::Timeout {
+                        operation: "release lease",
+                        after,
+                    }),
+                };
+                (i, held, result)
+            }
+        }))
+        .await;
+        let mut first = None;
+        for (i, held, result) in results {
+            match result {
+                Err(err) if held && !err.is_lost() => {
+                    self.emit_error(i, &err);
+                    first.get_or_insert(err);
+                }
+                _ => {}
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,131 @@
+//! State shared between the limiter handle and its lease loop: atomics only, so that
+//! `capacity()` and `give_me()` never block.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use events_core::{Emitter, EventName};
+use tokio::sync::Notify;
+
+use crate::{ConfigError, MAX_PARTITIONS};
+
+/// Timing settings of the lease loop, validated by the builder.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub(crate) lease_duration: Duration,
+    pub(crate) max_attempt_interval: Duration,
+    pub(crate) safety_margin: Duration,
+    pub(crate) renew_ahead: Duration,
+    pub(crate) call_timeout: Duration,
+    pub(crate) max_concurrent_acquires: u32,
+}
+
+impl Timing {
+    /// How long a lease may be counted, measured from when its request was sent.
+    pub(crate) fn counted_for(&self) -> Duration {
+        self.lease_duration.saturating_sub(self.safety_margin)
+    }
+}
+
+/// How many partitions a shared capacity is cut into, or why it cannot be.
+pub(crate) fn partition_count(shared: u32, factor: u32) -> Result<u32, ConfigError> {
+    if factor == 0 {
+        return Err(ConfigError::ZeroFactor);
+    }
+    let partitions = shared.div_ceil(factor);
+    if partitions > MAX_PARTITIONS {
+        return Err(ConfigError::TooManyPartitions {
+            shared,
+            factor,
+            partitions,
+            max: MAX_PARTITIONS,
+            min_factor: shared.div_ceil(MAX_PARTITIONS),
+        });
+    }
+    Ok(partitions)
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) emitter: Emitter,
+    pub(crate) shared_capacity: AtomicU32,
+    pub(crate) reserved: AtomicU32,
+    pub(crate) factor: AtomicU32,
+    pub(crate) partitions: AtomicU32,
+    /// The capacity of the partitions counted as held now.
+    pub(crate) held_capacity: AtomicU32,
+    /// The last `give_me` target.
+    pub(crate) target: AtomicU32,
+    /// Partitions the loop works to hold.
+    pub(crate) wanted: AtomicU32,
+    /// Wakes the lease loop after a change of target or settings.
+    pub(crate) wake: Notify,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        emitter: Emitter,
+        shared: u32,
+        reserved: u32,
+        factor: u32,
+        partitions: u32,
+    ) -> Self {
+        Shared {
+            emitter,
+            shared_capacity: AtomicU32::new(shared),
+            reserved: AtomicU32::new(reserved),
+            factor: AtomicU32::new(factor),
+            partitions: AtomicU32::new(partitions),
+            held_capacity: AtomicU32::new(0),
+            target: AtomicU32::new(0),
+            wanted: AtomicU32::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> u32 {
+        self.held_capacity
+            .load(Ordering::Acquire)
+            .saturating_add(self.reserved.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn max_capacity(&self) -> u32 {
+        self.shared_capacity
+            .load(Ordering::Acquire)
+            .saturating_add(self.reserved.load(Ordering::Acquire))
+    }
+
+    /// The capacity of partition `index`: `factor`, except a smaller last one when the
+    /// shared capacity is not a multiple of the factor, so that all partitions together
+    /// never exceed the shared capacity.
+    pub(crate) fn partition_size(&self, index: u32) -> u32 {
+        let factor = self.factor.load(Ordering::Acquire);
+        let shared = self.shared_capacity.load(Ordering::Acquire);
+        shared
+            .saturating_sub(index.saturating_mul(factor))
+            .min(factor)
+    }
+
+    /// Recomputes how many partitions the target needs; raises `target` when that changes
+    /// and wakes the loop.
+    pub(crate) fn update_wanted(&self) {
+        let target = self.target.load(Ordering::Acquire);
+        let reserved = self.reserved.load(Ordering::Acquire);
+        let factor = self.factor.load(Ordering::Acquire).max(1);
+        let partitions = self.partitions.load(Ordering::Acquire);
+        let wanted = target
+            .saturating_sub(reserved)
+            .div_ceil(factor)
+            .min(partitions);
+        let before = self.wanted.swap(wanted, Ordering::AcqRel);
+        if before != wanted {
+            self.emitter.emit(EventName::Target, i64::from(wanted));
+            self.wake.notify_one();
+        }
+    }
+
+    pub(crate) fn emit_capacity(&self) {
+        self.emitter
+            .emit(EventName::Capacity, i64::from(self.capacity()));
+    }
+}
