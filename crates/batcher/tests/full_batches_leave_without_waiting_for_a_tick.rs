@@ -21,11 +21,17 @@ async fn full_batches_leave_at_once_and_the_rest_on_the_next_tick() {
     }
     let first = next_within(&mut rx, TICK / 2).await;
     let second = next_within(&mut rx, TICK / 2).await;
-    assert_eq!((first.payloads, second.payloads), (vec![0, 1, 2], vec![3, 4, 5]));
+    assert_eq!(
+        (first.payloads, second.payloads),
+        (vec![0, 1, 2], vec![3, 4, 5])
+    );
     assert_eq!(first.at, t0, "a full batch must not wait");
     let last = next_within(&mut rx, TICK * 2).await;
     assert_eq!(last.payloads, vec![6]);
-    assert!(last.at - t0 <= TICK, "a partial batch waits at most one flush interval");
+    assert!(
+        last.at - t0 <= TICK,
+        "a partial batch waits at most one flush interval"
+    );
     assert_eq!(last.attempts, vec![1]);
     batcher.stop().await;
 }
@@ -100,9 +106,15 @@ async fn watchers_of_different_payload_types_share_one_batcher() {
     let (strings, mut srx) = reporting_watcher::<String>(&batcher, Watcher::builder());
     let (numbers, mut nrx) = reporting_watcher::<u64>(&batcher, Watcher::builder());
     batcher.start().unwrap();
-    strings.enqueue(Operation::new("a".into(), 1)).await.unwrap();
+    strings
+        .enqueue(Operation::new("a".into(), 1))
+        .await
+        .unwrap();
     numbers.enqueue(Operation::new(42, 1)).await.unwrap();
-    assert_eq!(next_within(&mut srx, TICK).await.payloads, vec!["a".to_string()]);
+    assert_eq!(
+        next_within(&mut srx, TICK).await.payloads,
+        vec!["a".to_string()]
+    );
     assert_eq!(next_within(&mut nrx, TICK).await.payloads, vec![42]);
     assert_ne!(strings.id(), numbers.id());
     batcher.stop().await;
