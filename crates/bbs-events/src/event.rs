@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::models;
 
 macro_rules! event_types {
-    ($($(#[$m:meta])* $variant:ident => $wire:literal, $msg:ident;)*) => {
+    ($($(#[$m:meta])* $variant:ident => $wire:literal, $msg:ident, $proto:literal;)*) => {
         /// The kind of a BBS event, named on the wire by the SSE `event:` field.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum EventType {
@@ -16,6 +16,13 @@ macro_rules! event_types {
         impl EventType {
             /// Every event type, in the order the BBS schema declares them.
             pub const ALL: [EventType; 13] = [$(EventType::$variant,)*];
+
+            /// The name of this event type's protobuf message in the BBS schema, e.g. `"DesiredLRPCreatedEvent"`.
+            pub fn message_name(self) -> &'static str {
+                match self {
+                    $(EventType::$variant => $proto,)*
+                }
+            }
 
             /// The wire name of this event type, e.g. `"desired_lrp_created"`.
             pub fn as_str(self) -> &'static str {
@@ -56,11 +63,21 @@ macro_rules! event_types {
             ///
             /// [`DecodeError`] when the bytes are not a valid encoding of the event's message.
             pub fn decode(event_type: EventType, payload: &[u8]) -> Result<Event, DecodeError> {
+                Event::decode_bytes(event_type, bytes::Bytes::copy_from_slice(payload))
+            }
+
+            /// Like [`Event::decode`], for a payload already held in [`Bytes`](bytes::Bytes): string fields
+            /// then share its buffer instead of being copied.
+            ///
+            /// # Errors
+            ///
+            /// [`DecodeError`] when the bytes are not a valid encoding of the event's message.
+            pub fn decode_bytes(event_type: EventType, payload: bytes::Bytes) -> Result<Event, DecodeError> {
                 use prost::Message as _;
                 match event_type {
                     $(EventType::$variant => models::$msg::decode(payload)
                         .map(Event::$variant)
-                        .map_err(|source| DecodeError::new(event_type, stringify!($msg), source)),)*
+                        .map_err(|source| DecodeError::new(event_type, $proto, source)),)*
                 }
             }
 
@@ -77,31 +94,31 @@ macro_rules! event_types {
 
 event_types! {
     /// `desired_lrp_created`
-    DesiredLrpCreated => "desired_lrp_created", DesiredLrpCreatedEvent;
+    DesiredLrpCreated => "desired_lrp_created", DesiredLrpCreatedEvent, "DesiredLRPCreatedEvent";
     /// `desired_lrp_changed`
-    DesiredLrpChanged => "desired_lrp_changed", DesiredLrpChangedEvent;
+    DesiredLrpChanged => "desired_lrp_changed", DesiredLrpChangedEvent, "DesiredLRPChangedEvent";
     /// `desired_lrp_removed`
-    DesiredLrpRemoved => "desired_lrp_removed", DesiredLrpRemovedEvent;
+    DesiredLrpRemoved => "desired_lrp_removed", DesiredLrpRemovedEvent, "DesiredLRPRemovedEvent";
     /// `actual_lrp_created` (deprecated group event)
-    ActualLrpCreated => "actual_lrp_created", ActualLrpCreatedEvent;
+    ActualLrpCreated => "actual_lrp_created", ActualLrpCreatedEvent, "ActualLRPCreatedEvent";
     /// `actual_lrp_changed` (deprecated group event)
-    ActualLrpChanged => "actual_lrp_changed", ActualLrpChangedEvent;
+    ActualLrpChanged => "actual_lrp_changed", ActualLrpChangedEvent, "ActualLRPChangedEvent";
     /// `actual_lrp_removed` (deprecated group event)
-    ActualLrpRemoved => "actual_lrp_removed", ActualLrpRemovedEvent;
+    ActualLrpRemoved => "actual_lrp_removed", ActualLrpRemovedEvent, "ActualLRPRemovedEvent";
     /// `actual_lrp_crashed`
-    ActualLrpCrashed => "actual_lrp_crashed", ActualLrpCrashedEvent;
+    ActualLrpCrashed => "actual_lrp_crashed", ActualLrpCrashedEvent, "ActualLRPCrashedEvent";
     /// `actual_lrp_instance_created`
-    ActualLrpInstanceCreated => "actual_lrp_instance_created", ActualLrpInstanceCreatedEvent;
+    ActualLrpInstanceCreated => "actual_lrp_instance_created", ActualLrpInstanceCreatedEvent, "ActualLRPInstanceCreatedEvent";
     /// `actual_lrp_instance_changed`
-    ActualLrpInstanceChanged => "actual_lrp_instance_changed", ActualLrpInstanceChangedEvent;
+    ActualLrpInstanceChanged => "actual_lrp_instance_changed", ActualLrpInstanceChangedEvent, "ActualLRPInstanceChangedEvent";
     /// `actual_lrp_instance_removed`
-    ActualLrpInstanceRemoved => "actual_lrp_instance_removed", ActualLrpInstanceRemovedEvent;
+    ActualLrpInstanceRemoved => "actual_lrp_instance_removed", ActualLrpInstanceRemovedEvent, "ActualLRPInstanceRemovedEvent";
     /// `task_created`
-    TaskCreated => "task_created", TaskCreatedEvent;
+    TaskCreated => "task_created", TaskCreatedEvent, "TaskCreatedEvent";
     /// `task_changed`
-    TaskChanged => "task_changed", TaskChangedEvent;
+    TaskChanged => "task_changed", TaskChangedEvent, "TaskChangedEvent";
     /// `task_removed`
-    TaskRemoved => "task_removed", TaskRemovedEvent;
+    TaskRemoved => "task_removed", TaskRemovedEvent, "TaskRemovedEvent";
 }
 
 impl fmt::Display for EventType {
@@ -135,25 +152,113 @@ impl UnknownEventType {
 }
 
 impl Event {
-    /// The key of the event: the process guid of an LRP event or the task guid of a task event, as the
-    /// BBS gives it (an empty string when the event does not carry it).
+    /// The key of the event, as the BBS's `Key()` gives it: the process guid of a desired-LRP event, the
+    /// instance guid of an actual-LRP event, the task guid of a task event.
+    ///
+    /// A changed event takes the key of its `before` value; a deprecated group event takes it from the
+    /// group's resolved LRP. The key is empty when the message does not carry it (for instance an
+    /// ActualLRP group with neither an instance nor an evacuating LRP). Invalid UTF-8 is replaced by U+FFFD.
     pub fn key(&self) -> String {
-        // Placeholder until the messages carry their fields.
-        String::new()
+        let key: &[u8] = match self {
+            Event::DesiredLrpCreated(e) => desired_guid(e.desired_lrp.as_deref()),
+            Event::DesiredLrpChanged(e) => desired_guid(e.before.as_deref()),
+            Event::DesiredLrpRemoved(e) => desired_guid(e.desired_lrp.as_deref()),
+            Event::ActualLrpCreated(e) => group_instance_guid(e.actual_lrp_group.as_deref()),
+            Event::ActualLrpChanged(e) => group_instance_guid(e.before.as_deref()),
+            Event::ActualLrpRemoved(e) => group_instance_guid(e.actual_lrp_group.as_deref()),
+            Event::ActualLrpCrashed(e) => &e.actual_lrp_instance_key.instance_guid,
+            Event::ActualLrpInstanceCreated(e) => lrp_instance_guid(e.actual_lrp.as_deref()),
+            Event::ActualLrpInstanceChanged(e) => &e.actual_lrp_instance_key.instance_guid,
+            Event::ActualLrpInstanceRemoved(e) => lrp_instance_guid(e.actual_lrp.as_deref()),
+            Event::TaskCreated(e) => task_guid(e.task.as_deref()),
+            Event::TaskChanged(e) => task_guid(e.before.as_deref()),
+            Event::TaskRemoved(e) => task_guid(e.task.as_deref()),
+        };
+        String::from_utf8_lossy(key).into_owned()
     }
 
     /// The cell filter of the BBS LRP routes: whether this event goes to a subscriber filtering on `cell_id`.
     ///
-    /// Desired-LRP and task events always pass.
+    /// An empty `cell_id` means no filter: every event passes. Otherwise desired-LRP and task events always
+    /// pass; `actual_lrp_created`/`_removed` pass when the group's resolved LRP (the instance, unless an
+    /// evacuating LRP exists and the instance is neither `RUNNING` nor `CRASHED`) is on the cell;
+    /// `actual_lrp_changed` passes when the resolved `before` or `after` LRP is; `actual_lrp_crashed` and
+    /// `actual_lrp_instance_changed` use the event's own instance key; `actual_lrp_instance_created`/
+    /// `_removed` use the instance key of the ActualLRP they carry.
     ///
     /// # Errors
     ///
-    /// [`CellFilterError`] when a deprecated group event holds a group with neither an instance nor an
-    /// evacuating LRP, which the BBS treats as an error that ends the stream.
+    /// [`CellFilterError`] when a deprecated group event holds no group, or a group with neither an instance
+    /// nor an evacuating LRP: the BBS treats this as an error that ends the stream.
     pub fn matches_cell(&self, cell_id: &str) -> Result<bool, CellFilterError> {
-        let _ = cell_id;
-        Ok(true)
+        if cell_id.is_empty() {
+            return Ok(true);
+        }
+        let cell = cell_id.as_bytes();
+        let event_type = self.event_type();
+        let resolved_cell = |group| resolved_cell(group).ok_or(CellFilterError { event_type });
+        Ok(match self {
+            Event::DesiredLrpCreated(_)
+            | Event::DesiredLrpChanged(_)
+            | Event::DesiredLrpRemoved(_)
+            | Event::TaskCreated(_)
+            | Event::TaskChanged(_)
+            | Event::TaskRemoved(_) => true,
+            Event::ActualLrpCreated(e) => resolved_cell(e.actual_lrp_group.as_deref())? == cell,
+            Event::ActualLrpRemoved(e) => resolved_cell(e.actual_lrp_group.as_deref())? == cell,
+            Event::ActualLrpChanged(e) => {
+                let before = resolved_cell(e.before.as_deref())?;
+                let after = resolved_cell(e.after.as_deref())?;
+                before == cell || after == cell
+            }
+            Event::ActualLrpCrashed(e) => e.actual_lrp_instance_key.cell_id == cell,
+            Event::ActualLrpInstanceChanged(e) => e.actual_lrp_instance_key.cell_id == cell,
+            Event::ActualLrpInstanceCreated(e) => lrp_cell(e.actual_lrp.as_deref()) == cell,
+            Event::ActualLrpInstanceRemoved(e) => lrp_cell(e.actual_lrp.as_deref()) == cell,
+        })
     }
+}
+
+/// The LRP a deprecated group stands for, as the BBS resolves it: the instance or the evacuating LRP,
+/// whichever is present; with both, the instance when it is `RUNNING` or `CRASHED`, else the evacuating one.
+fn resolve(group: Option<&models::ActualLrpGroup>) -> Option<&models::ActualLrp> {
+    let group = group?;
+    match (&group.instance, &group.evacuating) {
+        (None, None) => None,
+        (Some(instance), None) => Some(instance),
+        (None, Some(evacuating)) => Some(evacuating),
+        (Some(instance), Some(evacuating)) => {
+            if instance.state == "RUNNING" || instance.state == "CRASHED" {
+                Some(instance)
+            } else {
+                Some(evacuating)
+            }
+        }
+    }
+}
+
+fn resolved_cell(group: Option<&models::ActualLrpGroup>) -> Option<&[u8]> {
+    resolve(group).map(|lrp| &lrp.actual_lrp_instance_key.cell_id[..])
+}
+
+fn desired_guid(lrp: Option<&models::DesiredLrp>) -> &[u8] {
+    lrp.map_or(&[], |l| &l.process_guid[..])
+}
+
+fn group_instance_guid(group: Option<&models::ActualLrpGroup>) -> &[u8] {
+    lrp_instance_guid(resolve(group))
+}
+
+fn lrp_instance_guid(lrp: Option<&models::ActualLrp>) -> &[u8] {
+    lrp.map_or(&[], |l| &l.actual_lrp_instance_key.instance_guid[..])
+}
+
+fn lrp_cell(lrp: Option<&models::ActualLrp>) -> &[u8] {
+    lrp.map_or(&[], |l| &l.actual_lrp_instance_key.cell_id[..])
+}
+
+fn task_guid(task: Option<&models::Task>) -> &[u8] {
+    task.map_or(&[], |t| &t.task_guid[..])
 }
 
 /// A protobuf payload that is not a valid encoding of its event's message.
@@ -183,7 +288,7 @@ impl DecodeError {
     }
 
     /// The name of the protobuf message that was being decoded, e.g. `"TaskChangedEvent"`.
-    pub fn message_type(&self) -> &'static str {
+    pub fn message_name(&self) -> &'static str {
         self.message
     }
 }
