@@ -1,2 +1,0 @@
-//! The bbs-events command line (placeholder).
-fn main() {}

@@ -1,0 +1,115 @@
+//! `bbs-events serve`.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use bbs_events::server::{Hub, Server, ServerTls};
+use bbs_events::{Event, EventType};
+use tokio_util::sync::CancellationToken;
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on, e.g. 127.0.0.1:8889 (port 0 picks a free one).
+    #[arg(long)]
+    listen: String,
+    /// A file of `<wire name><TAB><base64>` lines sent, in order, to every new subscription.
+    #[arg(long)]
+    replay: Option<std::path::PathBuf>,
+    /// Emit a synthetic LRP lifecycle stream at this many events per second.
+    #[arg(long)]
+    synthetic: Option<f64>,
+    /// Server certificate (PEM) for HTTPS.
+    #[arg(long, requires = "key")]
+    cert: Option<std::path::PathBuf>,
+    /// Server private key (PEM) for HTTPS.
+    #[arg(long, requires = "cert")]
+    key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by this CA (PEM).
+    #[arg(long, requires = "cert")]
+    client_ca: Option<std::path::PathBuf>,
+}
+
+fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))
+}
+
+/// Parses a replay file: one `<wire name><TAB><base64>` per line; blank lines are skipped.
+pub(crate) fn parse_replay(text: &str, file: &str) -> Result<Vec<Event>, String> {
+    let mut events = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let n = index + 1;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some((name, b64)) = line.split_once('\t') else {
+            return Err(format!(
+                "{file}:{n}: expected `<event name><TAB><base64>`, found no TAB"
+            ));
+        };
+        let event_type = EventType::from_wire(name).ok_or_else(|| {
+            format!("{file}:{n}: unknown event name {name:?}; use a BBS wire name such as desired_lrp_created")
+        })?;
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| format!("{file}:{n}: invalid standard base64: {e}"))?;
+        let event = Event::decode(event_type, &payload).map_err(|e| format!("{file}:{n}: {e}"))?;
+        events.push(event);
+    }
+    Ok(events)
+}
+
+pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
+    let preload = match &args.replay {
+        Some(path) => {
+            let text = String::from_utf8(read(path, "replay")?)
+                .map_err(|e| format!("{}: not UTF-8: {e}", path.display()))?;
+            parse_replay(&text, &path.display().to_string())?
+        }
+        None => Vec::new(),
+    };
+    if let Some(rate) = args.synthetic {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(format!("--synthetic {rate}: give a positive number of events per second"));
+        }
+    }
+    let hub = Hub::new();
+    let mut builder = Server::builder(hub.clone()).preload(preload);
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        let client_ca = args.client_ca.as_deref().map(|p| read(p, "client CA")).transpose()?;
+        let tls = ServerTls::from_pem(&read(cert, "certificate")?, &read(key, "key")?, client_ca.as_deref())
+            .map_err(|e| e.to_string())?;
+        builder = builder.tls(tls);
+    }
+    let server = builder.bind(&args.listen).await.map_err(|e| e.to_string())?;
+    eprintln!("listening on {}", server.local_addr());
+    let shutdown = CancellationToken::new();
+    if let Some(rate) = args.synthetic {
+        let hub = hub.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut generator = crate::synthetic::Generator::new();
+            let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    _ = ticker.tick() => {}
+                }
+                if hub.emit(generator.next_event()).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            signal.cancel();
+        }
+    });
+    let result = server.run(shutdown).await.map_err(|e| e.to_string());
+    hub.close();
+    result
+}
