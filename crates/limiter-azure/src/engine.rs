@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
 use crate::shared::{Shared, Timing};
-use crate::{LeaseError, LeaseId, LeaseManager};
+use crate::{LeaseError, LeaseId, LeaseManager, Provisioned};
 
 /// Our view of one partition.
 #[derive(Debug)]
@@ -38,6 +38,9 @@ enum Op {
     Acquire,
     Renew,
     Release,
+    /// Recreates a missing container and partition blob (say, after the storage lost its
+    /// data), so that the loop recovers by itself.
+    Repair,
 }
 
 impl Op {
@@ -46,6 +49,7 @@ impl Op {
             Op::Acquire => "acquire lease",
             Op::Renew => "renew lease",
             Op::Release => "release lease",
+            Op::Repair => "recreate partition blobs",
         }
     }
 }
@@ -76,6 +80,7 @@ pub(crate) struct Engine {
     acquiring: u32,
     next_attempt: Instant,
     contended: bool,
+    repairing: bool,
 }
 
 impl Engine {
@@ -95,6 +100,7 @@ impl Engine {
             acquiring: 0,
             next_attempt: Instant::now(),
             contended: false,
+            repairing: false,
         }
     }
 
@@ -141,6 +147,32 @@ impl Engine {
             }
             Op::Renew => self.manager.renew(partition, lease.clone()),
             Op::Release => self.manager.release(partition, lease.clone()),
+            Op::Repair => {
+                let manager = Arc::clone(&self.manager);
+                let shared = Arc::clone(&self.shared);
+                async move {
+                    let container = manager.ensure_container().await?;
+                    if container == Provisioned::Created {
+                        shared
+                            .emitter
+                            .emit_msg(EventName::CreatedContainer, 0, manager.location());
+                    }
+                    // Data loss takes every blob with it: recreate them all, a few at a time.
+                    let n = shared.partitions.load(Ordering::Acquire);
+                    let mut results = futures::stream::iter(0..n)
+                        .map(|i| manager.ensure_partition(i).map(move |r| (i, r)))
+                        .buffered(16);
+                    while let Some((i, result)) = results.next().await {
+                        let name = match result? {
+                            Provisioned::Created => EventName::CreatedBlob,
+                            Provisioned::Existed => EventName::VerifiedBlob,
+                        };
+                        shared.emitter.emit(name, i64::from(i));
+                    }
+                    Ok(())
+                }
+                .boxed()
+            }
         };
         self.ops.push(
             async move {
@@ -396,6 +428,9 @@ impl Engine {
                         if matches!(err, LeaseError::Timeout { .. }) {
                             // The storage may have granted the lease after all: give it back.
                             self.spawn_op(Op::Release, partition, lease);
+                        } else if matches!(err, LeaseError::NotFound { .. }) && !self.repairing {
+                            self.repairing = true;
+                            self.spawn_op(Op::Repair, partition, lease);
                         }
                         self.contended = true;
                         self.next_attempt = now + pause;
@@ -433,6 +468,16 @@ impl Engine {
                             now + (self.timing.renew_ahead / 4).max(Duration::from_millis(50));
                         self.emit_error(partition, &err);
                     }
+                }
+            }
+            Op::Repair => {
+                self.repairing = false;
+                match result {
+                    Ok(()) => {
+                        tracing::info!("recreated missing partition blobs");
+                        self.next_attempt = now;
+                    }
+                    Err(err) => self.emit_error(partition, &err),
                 }
             }
             Op::Release => {
