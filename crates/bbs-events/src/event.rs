@@ -219,22 +219,9 @@ impl Event {
     }
 }
 
-/// The LRP a deprecated group stands for, as the BBS resolves it: the instance or the evacuating LRP,
-/// whichever is present; with both, the instance when it is `RUNNING` or `CRASHED`, else the evacuating one.
+/// The LRP a deprecated group stands for; `None` for a missing group or one with neither LRP.
 fn resolve(group: Option<&models::ActualLrpGroup>) -> Option<&models::ActualLrp> {
-    let group = group?;
-    match (&group.instance, &group.evacuating) {
-        (None, None) => None,
-        (Some(instance), None) => Some(instance),
-        (None, Some(evacuating)) => Some(evacuating),
-        (Some(instance), Some(evacuating)) => {
-            if instance.state == "RUNNING" || instance.state == "CRASHED" {
-                Some(instance)
-            } else {
-                Some(evacuating)
-            }
-        }
-    }
+    group?.resolve().map(|(lrp, _)| lrp)
 }
 
 fn resolved_cell(group: Option<&models::ActualLrpGroup>) -> Option<&[u8]> {

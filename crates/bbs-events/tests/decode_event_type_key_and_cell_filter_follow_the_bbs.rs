@@ -468,3 +468,35 @@ fn the_subscription_body_encodes_like_the_go_client() {
         "cell-a"
     );
 }
+
+#[test]
+fn a_group_resolves_like_the_bbs() {
+    let instance = lrp("i", "cell-a", "CLAIMED");
+    let evacuating = lrp("e", "cell-b", "RUNNING");
+    let resolved = |g: Option<Box<ActualLrpGroup>>| {
+        g.expect("group").resolve().map(|(l, evac)| {
+            (
+                String::from_utf8_lossy(&l.actual_lrp_instance_key.instance_guid).into_owned(),
+                evac,
+            )
+        })
+    };
+    assert_eq!(resolved(group(None, None)), None);
+    assert_eq!(
+        resolved(group(Some(instance.clone()), None)),
+        Some(("i".into(), false))
+    );
+    assert_eq!(
+        resolved(group(None, Some(evacuating.clone()))),
+        Some(("e".into(), true))
+    );
+    assert_eq!(
+        resolved(group(Some(instance), Some(evacuating.clone()))),
+        Some(("e".into(), true))
+    );
+    let running = lrp("i", "cell-a", "RUNNING");
+    assert_eq!(
+        resolved(group(Some(running), Some(evacuating))),
+        Some(("i".into(), false))
+    );
+}

@@ -55,59 +55,35 @@ pub struct Action {
 pub struct DownloadAction {
     /// The artifact name shown in logs.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub artifact: Bytes,
     /// The URL to download.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub r#from: Bytes,
     /// The destination directory in the container.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub to: Bytes,
     /// The cache key of the download.
     #[prost(bytes = "bytes", tag = "4")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub cache_key: Bytes,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "5")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
     /// The user that runs the download.
     #[prost(bytes = "bytes", tag = "6")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub user: Bytes,
     /// The checksum algorithm, e.g. `sha256`.
     #[prost(bytes = "bytes", tag = "7")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub checksum_algorithm: Bytes,
     /// The expected checksum.
     #[prost(bytes = "bytes", tag = "8")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub checksum_value: Bytes,
 }
 
@@ -118,38 +94,23 @@ pub struct DownloadAction {
 pub struct UploadAction {
     /// The artifact name shown in logs.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub artifact: Bytes,
     /// The path in the container.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub r#from: Bytes,
     /// The destination URL.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub to: Bytes,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "4")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
     /// The user that runs the upload.
     #[prost(bytes = "bytes", tag = "5")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub user: Bytes,
 }
 
@@ -160,10 +121,7 @@ pub struct UploadAction {
 pub struct RunAction {
     /// The executable.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub path: Bytes,
     /// The arguments.
     #[prost(bytes = "bytes", repeated, tag = "2")]
@@ -171,10 +129,7 @@ pub struct RunAction {
     pub args: Vec<Bytes>,
     /// The working directory.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub dir: Bytes,
     /// Extra environment variables.
     #[prost(message, repeated, tag = "4")]
@@ -186,17 +141,11 @@ pub struct RunAction {
     pub resource_limits: Option<ResourceLimits>,
     /// The user that runs the process.
     #[prost(bytes = "bytes", tag = "6")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub user: Bytes,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "7")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
     /// Whether the output is kept out of the logs.
     #[prost(bool, tag = "8")]
@@ -223,10 +172,7 @@ pub struct TimeoutAction {
     pub deprecated_timeout_ns: i64,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
     /// The timeout in milliseconds.
     #[prost(int64, tag = "4")]
@@ -245,31 +191,19 @@ pub struct EmitProgressAction {
     pub action: Option<Box<Action>>,
     /// Logged when the action starts.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub start_message: Bytes,
     /// Logged when the action succeeds.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub success_message: Bytes,
     /// Prefixes the error logged when the action fails.
     #[prost(bytes = "bytes", tag = "4")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub failure_message_prefix: Bytes,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "5")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
 }
 
@@ -284,10 +218,7 @@ pub struct TryAction {
     pub action: Option<Box<Action>>,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
 }
 
@@ -302,10 +233,7 @@ pub struct ParallelAction {
     pub actions: Vec<Action>,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
 }
 
@@ -320,10 +248,7 @@ pub struct SerialAction {
     pub actions: Vec<Action>,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
 }
 
@@ -338,10 +263,7 @@ pub struct CodependentAction {
     pub actions: Vec<Action>,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
 }
 

@@ -12,10 +12,7 @@ use super::{ModificationTag, PreferredAddress, Presence, StringEntry};
 pub struct ActualLrpKey {
     /// The process guid.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub process_guid: Bytes,
     /// The instance index.
     #[prost(int32, tag = "2")]
@@ -23,10 +20,7 @@ pub struct ActualLrpKey {
     pub index: i32,
     /// The domain.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub domain: Bytes,
 }
 
@@ -37,17 +31,11 @@ pub struct ActualLrpKey {
 pub struct ActualLrpInstanceKey {
     /// The instance guid.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub instance_guid: Bytes,
     /// The id of the cell running the instance.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub cell_id: Bytes,
 }
 
@@ -81,10 +69,7 @@ pub struct PortMapping {
 pub struct ActualLrpNetInfo {
     /// The host address.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub address: Bytes,
     /// The port mappings.
     #[prost(message, repeated, tag = "2")]
@@ -92,10 +77,7 @@ pub struct ActualLrpNetInfo {
     pub ports: Vec<PortMapping>,
     /// The container address.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub instance_address: Bytes,
     /// Which address clients should use.
     #[prost(enumeration = "PreferredAddress", tag = "4")]
@@ -106,10 +88,7 @@ pub struct ActualLrpNetInfo {
     pub preferred_address: i32,
     /// The container IPv6 address.
     #[prost(bytes = "bytes", tag = "5")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub instance_ipv6_address: Bytes,
 }
 
@@ -120,10 +99,7 @@ pub struct ActualLrpNetInfo {
 pub struct ActualLrpInternalRoute {
     /// The host name.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub hostname: Bytes,
 }
 
@@ -147,24 +123,15 @@ pub struct ActualLrp {
     pub crash_count: i32,
     /// The reason of the last crash (may hold invalid UTF-8).
     #[prost(bytes = "bytes", tag = "5")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub crash_reason: Bytes,
     /// The state: `UNCLAIMED`, `CLAIMED`, `RUNNING` or `CRASHED`.
     #[prost(bytes = "bytes", tag = "6")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub state: Bytes,
     /// Why the instance could not be placed.
     #[prost(bytes = "bytes", tag = "7")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub placement_error: Bytes,
     /// When the state was entered (ns since the epoch).
     #[prost(int64, tag = "8")]
@@ -194,10 +161,7 @@ pub struct ActualLrp {
     pub routable: Option<bool>,
     /// The availability zone of the cell.
     #[prost(bytes = "bytes", tag = "14")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub availability_zone: Bytes,
 }
 
@@ -230,24 +194,15 @@ pub struct ActualLrpInfo {
     pub crash_count: i32,
     /// The reason of the last crash.
     #[prost(bytes = "bytes", tag = "5")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub crash_reason: Bytes,
     /// The state.
     #[prost(bytes = "bytes", tag = "6")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub state: Bytes,
     /// Why the instance could not be placed.
     #[prost(bytes = "bytes", tag = "7")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub placement_error: Bytes,
     /// When the state was entered (ns since the epoch).
     #[prost(int64, tag = "8")]
@@ -269,9 +224,6 @@ pub struct ActualLrpInfo {
     pub routable: Option<bool>,
     /// The availability zone of the cell.
     #[prost(bytes = "bytes", tag = "12")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub availability_zone: Bytes,
 }

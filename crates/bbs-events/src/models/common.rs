@@ -12,10 +12,7 @@ use super::{Action, DigestAlgorithm, DynamicValue, LayerType, MediaType, StringE
 pub struct ModificationTag {
     /// The epoch, a guid that changes when the record is recreated.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub epoch: Bytes,
     /// The index within the epoch.
     #[prost(uint32, tag = "2")]
@@ -30,17 +27,11 @@ pub struct ModificationTag {
 pub struct EnvironmentVariable {
     /// The name.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub name: Bytes,
     /// The value.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub value: Bytes,
 }
 
@@ -51,52 +42,31 @@ pub struct EnvironmentVariable {
 pub struct CachedDependency {
     /// The display name.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub name: Bytes,
     /// The URL to download.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub r#from: Bytes,
     /// The destination directory.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub to: Bytes,
     /// The cache key.
     #[prost(bytes = "bytes", tag = "4")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub cache_key: Bytes,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "5")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
     /// The checksum algorithm.
     #[prost(bytes = "bytes", tag = "6")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub checksum_algorithm: Bytes,
     /// The expected checksum.
     #[prost(bytes = "bytes", tag = "7")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub checksum_value: Bytes,
 }
 
@@ -159,10 +129,7 @@ pub struct IcmpInfo {
 pub struct SecurityGroupRule {
     /// The protocol: `tcp`, `udp`, `icmp`, `icmpv6` or `all`.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub protocol: Bytes,
     /// The destination addresses or ranges.
     #[prost(bytes = "bytes", repeated, tag = "2")]
@@ -197,17 +164,11 @@ pub struct SecurityGroupRule {
 pub struct SharedDevice {
     /// The volume id.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub volume_id: Bytes,
     /// The mount configuration (JSON).
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub mount_config: Bytes,
 }
 
@@ -218,24 +179,15 @@ pub struct SharedDevice {
 pub struct DedicatedDevice {
     /// The id of the mounter.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub mounter_id: Bytes,
     /// The mount configuration (JSON).
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub mount_config: Bytes,
     /// The device configuration (JSON).
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub device_config: Bytes,
 }
 
@@ -246,24 +198,15 @@ pub struct DedicatedDevice {
 pub struct VolumeMount {
     /// The volume driver.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub driver: Bytes,
     /// The mount point in the container.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub container_dir: Bytes,
     /// The mode, `r` or `rw`.
     #[prost(bytes = "bytes", tag = "6")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub mode: Bytes,
     /// The shared device, when the volume is shared.
     #[prost(message, optional, tag = "7")]
@@ -318,10 +261,7 @@ pub struct HttpCheck {
     pub request_timeout_ms: u64,
     /// The request path.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub path: Bytes,
     /// The interval between checks in milliseconds.
     #[prost(uint64, tag = "4")]
@@ -358,10 +298,7 @@ pub struct CheckDefinition {
     pub checks: Vec<Check>,
     /// The log source of the output.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
     /// The readiness checks.
     #[prost(message, repeated, tag = "3")]
@@ -376,24 +313,15 @@ pub struct CheckDefinition {
 pub struct ImageLayer {
     /// The display name.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub name: Bytes,
     /// The URL of the layer.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub url: Bytes,
     /// Where the layer is extracted.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub destination_path: Bytes,
     /// Whether the layer is shared or exclusive.
     #[prost(enumeration = "LayerType", tag = "4")]
@@ -418,10 +346,7 @@ pub struct ImageLayer {
     pub digest_algorithm: i32,
     /// The expected digest.
     #[prost(bytes = "bytes", tag = "7")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub digest_value: Bytes,
 }
 
@@ -432,10 +357,7 @@ pub struct ImageLayer {
 pub struct MetricTagValue {
     /// The static value.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub r#static: Bytes,
     /// The dynamic value.
     #[prost(enumeration = "DynamicValue", tag = "2")]
@@ -483,16 +405,10 @@ pub struct LogRateLimit {
 pub struct File {
     /// The path.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub path: Bytes,
     /// The content.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub content: Bytes,
 }

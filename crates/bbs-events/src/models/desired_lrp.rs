@@ -12,24 +12,15 @@ use super::*;
 pub struct DesiredLrp {
     /// The process guid.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub process_guid: Bytes,
     /// The domain.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub domain: Bytes,
     /// The root file system.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub root_fs: Bytes,
     /// The number of instances.
     #[prost(int32, tag = "4")]
@@ -81,31 +72,19 @@ pub struct DesiredLrp {
     pub routes: Option<ProtoRoutes>,
     /// The log source.
     #[prost(bytes = "bytes", tag = "16")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
     /// The log guid.
     #[prost(bytes = "bytes", tag = "17")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_guid: Bytes,
     /// The metrics guid (deprecated).
     #[prost(bytes = "bytes", tag = "18")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub metrics_guid: Bytes,
     /// A free-form annotation.
     #[prost(bytes = "bytes", tag = "19")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub annotation: Bytes,
     /// The egress rules.
     #[prost(message, repeated, tag = "20")]
@@ -121,17 +100,11 @@ pub struct DesiredLrp {
     pub cached_dependencies: Vec<CachedDependency>,
     /// The download user (deprecated).
     #[prost(bytes = "bytes", tag = "23")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub legacy_download_user: Bytes,
     /// Where trusted system certificates are mounted.
     #[prost(bytes = "bytes", tag = "24")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub trusted_system_certificates_path: Bytes,
     /// The volume mounts.
     #[prost(message, repeated, tag = "25")]
@@ -163,17 +136,11 @@ pub struct DesiredLrp {
     pub certificate_properties: Option<CertificateProperties>,
     /// The image registry user.
     #[prost(bytes = "bytes", tag = "31")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub image_username: Bytes,
     /// The image registry password.
     #[prost(bytes = "bytes", tag = "32")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub image_password: Bytes,
     /// The health and readiness checks.
     #[prost(message, optional, tag = "33")]

@@ -16,10 +16,7 @@ pub struct DesiredLrpCreatedEvent {
     pub desired_lrp: Option<Box<DesiredLrp>>,
     /// The trace id of the request.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub trace_id: Bytes,
 }
 
@@ -38,10 +35,7 @@ pub struct DesiredLrpChangedEvent {
     pub after: Option<Box<DesiredLrp>>,
     /// The trace id of the request.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub trace_id: Bytes,
 }
 
@@ -56,10 +50,7 @@ pub struct DesiredLrpRemovedEvent {
     pub desired_lrp: Option<Box<DesiredLrp>>,
     /// The trace id of the request.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub trace_id: Bytes,
 }
 
@@ -117,10 +108,7 @@ pub struct ActualLrpCrashedEvent {
     pub crash_count: i32,
     /// The reason of the crash (may hold invalid UTF-8).
     #[prost(bytes = "bytes", tag = "4")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub crash_reason: Bytes,
     /// When the crash happened (ns since the epoch).
     #[prost(int64, tag = "5")]
@@ -139,10 +127,7 @@ pub struct ActualLrpInstanceCreatedEvent {
     pub actual_lrp: Option<Box<ActualLrp>>,
     /// The trace id of the request.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub trace_id: Bytes,
 }
 
@@ -167,10 +152,7 @@ pub struct ActualLrpInstanceChangedEvent {
     pub after: Option<Box<ActualLrpInfo>>,
     /// The trace id of the request.
     #[prost(bytes = "bytes", tag = "5")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub trace_id: Bytes,
 }
 
@@ -185,10 +167,7 @@ pub struct ActualLrpInstanceRemovedEvent {
     pub actual_lrp: Option<Box<ActualLrp>>,
     /// The trace id of the request.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub trace_id: Bytes,
 }
 
@@ -236,9 +215,6 @@ pub struct TaskRemovedEvent {
 pub struct EventsByCellId {
     /// The cell id; empty means every cell.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub cell_id: Bytes,
 }

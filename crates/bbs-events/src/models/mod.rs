@@ -31,6 +31,7 @@ mod desired_lrp;
 mod enums;
 mod events;
 mod maps;
+mod resolve;
 mod ser;
 mod task;
 

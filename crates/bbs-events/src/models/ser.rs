@@ -12,6 +12,11 @@ pub(crate) fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
 }
 
+/// Whether a string or bytes field is empty, which the JSON mapping leaves out.
+pub(crate) fn is_empty(value: &Bytes) -> bool {
+    value.is_empty()
+}
+
 /// A protobuf `string` kept as raw bytes; invalid UTF-8 becomes U+FFFD in JSON.
 pub(crate) fn string<S: Serializer>(value: &Bytes, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&String::from_utf8_lossy(value))

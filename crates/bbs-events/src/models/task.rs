@@ -12,10 +12,7 @@ use super::*;
 pub struct TaskDefinition {
     /// The root file system.
     #[prost(bytes = "bytes", tag = "1")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub root_fs: Bytes,
     /// The environment variables.
     #[prost(message, repeated, tag = "2")]
@@ -43,45 +40,27 @@ pub struct TaskDefinition {
     pub privileged: bool,
     /// The log source.
     #[prost(bytes = "bytes", tag = "8")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_source: Bytes,
     /// The log guid.
     #[prost(bytes = "bytes", tag = "9")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub log_guid: Bytes,
     /// The metrics guid.
     #[prost(bytes = "bytes", tag = "10")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub metrics_guid: Bytes,
     /// The file whose content becomes the result.
     #[prost(bytes = "bytes", tag = "11")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub result_file: Bytes,
     /// The URL called when the task completes.
     #[prost(bytes = "bytes", tag = "12")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub completion_callback_url: Bytes,
     /// A free-form annotation.
     #[prost(bytes = "bytes", tag = "13")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub annotation: Bytes,
     /// The egress rules.
     #[prost(message, repeated, tag = "14")]
@@ -93,17 +72,11 @@ pub struct TaskDefinition {
     pub cached_dependencies: Vec<CachedDependency>,
     /// The download user (deprecated).
     #[prost(bytes = "bytes", tag = "16")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub legacy_download_user: Bytes,
     /// Where trusted system certificates are mounted.
     #[prost(bytes = "bytes", tag = "17")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub trusted_system_certificates_path: Bytes,
     /// The volume mounts.
     #[prost(message, repeated, tag = "18")]
@@ -127,17 +100,11 @@ pub struct TaskDefinition {
     pub certificate_properties: Option<CertificateProperties>,
     /// The image registry user.
     #[prost(bytes = "bytes", tag = "23")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub image_username: Bytes,
     /// The image registry password.
     #[prost(bytes = "bytes", tag = "24")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub image_password: Bytes,
     /// The image layers.
     #[prost(message, repeated, tag = "25")]
@@ -168,17 +135,11 @@ pub struct Task {
     pub task_definition: Option<TaskDefinition>,
     /// The task guid.
     #[prost(bytes = "bytes", tag = "2")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub task_guid: Bytes,
     /// The domain.
     #[prost(bytes = "bytes", tag = "3")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub domain: Bytes,
     /// When the task was created (ns since the epoch).
     #[prost(int64, tag = "4")]
@@ -201,17 +162,11 @@ pub struct Task {
     pub state: i32,
     /// The cell running the task.
     #[prost(bytes = "bytes", tag = "8")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub cell_id: Bytes,
     /// The result.
     #[prost(bytes = "bytes", tag = "9")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub result: Bytes,
     /// Whether the task failed.
     #[prost(bool, tag = "10")]
@@ -219,10 +174,7 @@ pub struct Task {
     pub failed: bool,
     /// Why the task failed (may hold invalid UTF-8).
     #[prost(bytes = "bytes", tag = "11")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub failure_reason: Bytes,
     /// How often cells rejected the task.
     #[prost(int32, tag = "12")]
@@ -230,9 +182,6 @@ pub struct Task {
     pub rejection_count: i32,
     /// Why a cell last rejected the task.
     #[prost(bytes = "bytes", tag = "13")]
-    #[serde(
-        skip_serializing_if = "Bytes::is_empty",
-        serialize_with = "ser::string"
-    )]
+    #[serde(skip_serializing_if = "ser::is_empty", serialize_with = "ser::string")]
     pub rejection_reason: Bytes,
 }
