@@ -57,12 +57,19 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         let forced = ticked || requested;
         queues.extend(lock(&core.incoming).drain(..));
 
-        let buffered = core.buffered.0.ops.load(Ordering::Acquire);
-        if forced && core.options.emit_flush {
-            core.emitter.emit(EventName::FlushStart, buffered as i64);
+        // A flush is a pass that is forced or releases something; announce it when
+        // one of those becomes known.
+        let mut flush = Flush {
+            emit: core.options.emit_flush,
+            announced: false,
+            buffered: core.buffered.0.ops.load(Ordering::Acquire),
+        };
+        if forced {
+            flush.announce(&core);
         }
-        let (released, wake_at) = pass(&core, &mut queues, &mut window, now, forced).await;
-        if core.options.emit_flush && (forced || released > 0) {
+        let (released, wake_at) =
+            pass(&core, &mut queues, &mut window, now, forced, &mut flush).await;
+        if flush.emit && flush.announced {
             core.emitter.emit(EventName::FlushDone, released as i64);
         }
         if released > 0 {
@@ -81,6 +88,22 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
     core.finished.cancel();
 }
 
+struct Flush {
+    emit: bool,
+    announced: bool,
+    buffered: usize,
+}
+
+impl Flush {
+    fn announce(&mut self, core: &Core) {
+        if self.emit && !self.announced {
+            self.announced = true;
+            core.emitter
+                .emit(EventName::FlushStart, self.buffered as i64);
+        }
+    }
+}
+
 /// Releases what is ready within the window and the concurrency limit; returns the
 /// number of operations released and when something will next be ready.
 async fn pass(
@@ -89,6 +112,7 @@ async fn pass(
     window: &mut Window,
     now: Instant,
     forced: bool,
+    flush: &mut Flush,
 ) -> (usize, Option<Instant>) {
     let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
     window.expire(now);
@@ -105,7 +129,8 @@ async fn pass(
                 break 'queues;
             }
             let allowance = capacity.map(|c| window.available(c));
-            match queues[i].release(now, forced, allowance) {
+            let queue = &queues[i];
+            match queue.release(now, forced, allowance, &mut || flush.announce(core)) {
                 Step::Released { ops, cost } => {
                     released += ops;
                     if capacity.is_some() {

@@ -159,6 +159,8 @@ impl BatcherBuilder {
     ///
     /// Full batches never wait. The flush tick releases partial batches too, so a linger
     /// longer than the flush interval has no effect. Defaults to the flush interval.
+    /// Because timers fire a millisecond or two late, a partial batch is due two
+    /// milliseconds before its linger ends, so that it does not wait longer than the linger.
     pub fn linger(mut self, linger: Duration) -> Self {
         self.options.linger = linger;
         self.linger_set = true;

@@ -16,6 +16,8 @@ use tracing::Instrument;
 use crate::core::{Core, Padded, Ticket, lock};
 use crate::{Batch, BatchMetadata, Operation};
 
+const TIMER_SLACK: Duration = Duration::from_millis(2);
+
 pub(crate) type Callback<T> =
     Arc<dyn Fn(Vec<Operation<T>>) -> BoxFuture<'static, ()> + Send + Sync>;
 
@@ -77,7 +79,14 @@ pub(crate) enum Step {
 /// The dispatcher's view of a watcher's queue, whatever its payload type.
 pub(crate) trait Queue: Send + Sync {
     /// Releases at most one batch whose cost fits in `allowance` (`None` = unlimited).
-    fn release(&self, now: Instant, forced: bool, allowance: Option<u64>) -> Step;
+    /// `before` runs just before a batch is handed out.
+    fn release(
+        &self,
+        now: Instant,
+        forced: bool,
+        allowance: Option<u64>,
+        before: &mut dyn FnMut(),
+    ) -> Step;
     /// Clears the scheduled flag if the queue is empty; returns whether it must stay
     /// scheduled.
     fn unschedule(&self) -> bool;
@@ -129,7 +138,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
         if was_empty && !self.scheduled.swap(true, Ordering::SeqCst) {
             lock(&self.core.incoming).push(self.clone());
             self.core.wake.notify_one();
-        } else if len % self.max_batch_size == 0 || self.core.options.linger.is_zero() {
+        } else if len == self.max_batch_size || self.core.options.linger.is_zero() {
             self.core.wake.notify_one();
         }
     }
@@ -221,7 +230,13 @@ async fn run_callback<T>(
 }
 
 impl<T: Send + 'static> Queue for WatcherQueue<T> {
-    fn release(&self, now: Instant, forced: bool, allowance: Option<u64>) -> Step {
+    fn release(
+        &self,
+        now: Instant,
+        forced: bool,
+        allowance: Option<u64>,
+        before: &mut dyn FnMut(),
+    ) -> Step {
         let mut total = 0usize;
         let mut oldest: Option<Instant> = None;
         let mut lone = false;
@@ -236,12 +251,12 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         let Some(oldest) = oldest else {
             return Step::Empty;
         };
-        let linger = self.core.options.linger;
-        let ripe = forced || lone || total >= self.max_batch_size || oldest + linger <= now;
+        // Timers fire a millisecond or two late; aiming that much early keeps the wait
+        // within the linger.
+        let due = oldest + self.core.options.linger.saturating_sub(TIMER_SLACK);
+        let ripe = forced || lone || total >= self.max_batch_size || due <= now;
         if !ripe {
-            return Step::Lingering {
-                until: oldest + linger,
-            };
+            return Step::Lingering { until: due };
         }
 
         let max = self.max_batch_size;
@@ -278,6 +293,7 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
                 None => Step::Empty,
             };
         }
+        before();
         let count = batch.len();
         for op in &mut batch {
             op.mark_attempt();

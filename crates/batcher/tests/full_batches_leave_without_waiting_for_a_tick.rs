@@ -79,7 +79,8 @@ async fn a_short_linger_releases_a_partial_batch_before_the_tick() {
     watcher.enqueue(Operation::new(2u8, 1)).await.unwrap();
     let got = next_within(&mut rx, TICK).await;
     assert_eq!(got.payloads, vec![1, 2]);
-    assert_eq!(got.at - t0, linger);
+    // Due two milliseconds early, to absorb timer lateness.
+    assert_eq!(got.at - t0, linger - Duration::from_millis(2));
     batcher.stop().await;
 }
 

@@ -1,0 +1,394 @@
+//! Scenario benchmarks of the batcher, W1–W4, reported as a table and as JSON lines.
+//!
+//! * W1: 2,000,000 cost-1 ops from 4 tasks to one counting watcher (max batch 100), with
+//!   a 1,000,000 and the default 10,000 buffer: throughput, CPU seconds per million ops,
+//!   peak RSS.
+//! * W2: a provisioned 10,000/s limiter, 60,000 queued ops, max batch 100, cost 1 and
+//!   cost 250: delivered cost per second, the largest sliding one-second window,
+//!   utilisation once running.
+//! * W3: one op every 10 ms with no limiter, linger 0 and default: latency p50/p99.
+//! * W4: W1 with a listener and batch events on, relative to W1.
+//!
+//! `--quick` shortens every run. With `FLOWGATE_BENCH_OUT` set, one JSON object per
+//! figure is appended to that file.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use batcher::{Batcher, Operation, Watcher};
+use events_core::RateLimiter;
+use flowgate_benches::batcher::{Throughput, runtime};
+use limiter_provisioned::ProvisionedResource;
+use tokio::runtime::Runtime;
+
+struct Report {
+    rows: Vec<(String, String, f64, String, String)>,
+}
+
+impl Report {
+    fn add(&mut self, metric: &str, value: f64, unit: &str, goal: &str) {
+        self.rows.push((
+            "batcher".into(),
+            metric.into(),
+            value,
+            unit.into(),
+            goal.into(),
+        ));
+        println!("{metric:<44} {value:>12.3} {unit:<12} goal {goal}");
+    }
+
+    fn write_json(&self) {
+        let Ok(path) = std::env::var("FLOWGATE_BENCH_OUT") else {
+            return;
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("FLOWGATE_BENCH_OUT is writable");
+        for (bench, metric, value, unit, goal) in &self.rows {
+            writeln!(
+                file,
+                "{{\"bench\":\"{bench}\",\"metric\":\"{metric}\",\"value\":{value},\"unit\":\"{unit}\",\"goal\":\"{goal}\"}}"
+            )
+            .expect("FLOWGATE_BENCH_OUT is writable");
+        }
+    }
+}
+
+/// CPU time of the whole process: the sum over its threads of the time they ran, read
+/// from `/proc/self/task/*/schedstat` (nanoseconds). The runtime's threads live for the
+/// whole program, so differences between two readings are exact.
+fn cpu_time() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let ns: u64 = tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(ns)
+}
+
+/// Peak resident set size in MB since the last reset.
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+struct W1 {
+    ops_per_s: f64,
+    cpu_per_m: f64,
+    peak_mb: f64,
+}
+
+fn w1(rt: &Runtime, workload: Throughput, runs: usize) -> W1 {
+    let mut rates = Vec::new();
+    let mut cpus = Vec::new();
+    let mut peaks = Vec::new();
+    // One unmeasured run first, so that the allocator and the runtime are warm.
+    workload.run(rt);
+    for _ in 0..runs {
+        reset_peak_rss();
+        let cpu0 = cpu_time();
+        let took = workload.run(rt);
+        let cpu = cpu_time() - cpu0;
+        rates.push(workload.ops as f64 / took.as_secs_f64());
+        cpus.push(cpu.as_secs_f64() / (workload.ops as f64 / 1e6));
+        peaks.push(peak_rss_mb());
+    }
+    W1 {
+        ops_per_s: median(rates),
+        cpu_per_m: median(cpus),
+        peak_mb: median(peaks),
+    }
+}
+
+struct W2 {
+    per_second: Vec<u64>,
+    window_max: u64,
+    utilisation: f64,
+}
+
+fn w2(rt: &Runtime, cost: u32, ops: u32, run_for: Duration) -> W2 {
+    const CAPACITY: u32 = 10_000;
+    rt.block_on(async move {
+        let limiter = Arc::new(ProvisionedResource::new(CAPACITY));
+        limiter.start().await.expect("starts");
+        let batcher = Batcher::builder()
+            .rate_limiter(limiter.clone())
+            .buffer_size(ops as usize)
+            .build()
+            .expect("valid options");
+        let deliveries = Arc::new(Mutex::new(Vec::<(Instant, u64)>::new()));
+        let watcher = Watcher::builder().max_batch_size(100).callback(&batcher, {
+            let deliveries = deliveries.clone();
+            move |batch: Vec<Operation<u32>>| {
+                let cost = batch.iter().map(|o| u64::from(o.cost())).sum();
+                deliveries.lock().unwrap().push((Instant::now(), cost));
+                std::future::ready(())
+            }
+        });
+        for i in 0..ops {
+            watcher
+                .try_enqueue(Operation::new(i, cost))
+                .expect("room for all");
+        }
+        let total_cost = u64::from(ops) * u64::from(cost);
+        batcher.start().expect("inside a runtime");
+        let start = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let delivered: u64 = deliveries.lock().unwrap().iter().map(|d| d.1).sum();
+            if delivered == total_cost || start.elapsed() >= run_for {
+                break;
+            }
+        }
+        batcher.stop().await;
+        limiter.stop().await.expect("stops");
+        let d = deliveries.lock().unwrap().clone();
+        let first = d.first().map_or(start, |x| x.0);
+        let mut window_max = 0;
+        let mut lo = 0;
+        let mut sum = 0;
+        for (hi, &(at, c)) in d.iter().enumerate() {
+            sum += c;
+            while at.duration_since(d[lo].0) >= Duration::from_secs(1) {
+                sum -= d[lo].1;
+                lo += 1;
+            }
+            let _ = hi;
+            window_max = window_max.max(sum);
+        }
+        let last = d.last().map_or(first, |x| x.0);
+        let full_seconds = last.duration_since(first).as_secs().max(1);
+        let mut per_second = vec![0u64; full_seconds as usize + 1];
+        for &(at, c) in &d {
+            let s = at.duration_since(first).as_secs() as usize;
+            per_second[s.min(full_seconds as usize)] += c;
+        }
+        // Utilisation over the complete seconds since the first release.
+        let used: u64 = per_second[..full_seconds as usize].iter().sum();
+        let utilisation = used as f64 / (f64::from(CAPACITY) * full_seconds as f64);
+        W2 {
+            per_second,
+            window_max,
+            utilisation,
+        }
+    })
+}
+
+fn w3(rt: &Runtime, linger: Option<Duration>, run_for: Duration) -> (Duration, Duration) {
+    rt.block_on(async move {
+        let mut builder = Batcher::builder();
+        if let Some(linger) = linger {
+            builder = builder.linger(linger);
+        }
+        let batcher = builder.build().expect("valid options");
+        let latencies = Arc::new(Mutex::new(Vec::new()));
+        let watcher = Watcher::builder().max_batch_size(100).callback(&batcher, {
+            let latencies = latencies.clone();
+            move |batch: Vec<Operation<Instant>>| {
+                let now = Instant::now();
+                let mut l = latencies.lock().unwrap();
+                l.extend(batch.iter().map(|o| now - *o.payload()));
+                std::future::ready(())
+            }
+        });
+        batcher.start().expect("inside a runtime");
+        let mut ticks = tokio::time::interval(Duration::from_millis(10));
+        let start = Instant::now();
+        let mut sent = 0;
+        while start.elapsed() < run_for {
+            ticks.tick().await;
+            watcher
+                .enqueue(Operation::new(Instant::now(), 1))
+                .await
+                .expect("enqueued");
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        batcher.stop().await;
+        let mut l = latencies.lock().unwrap().clone();
+        assert_eq!(l.len(), sent, "every op delivered");
+        l.sort();
+        (percentile(&l, 0.5), percentile(&l, 0.99))
+    })
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    // `--only w1` (or w2, w3) runs one group, for profiling.
+    let only = std::env::args()
+        .skip_while(|a| a != "--only")
+        .nth(1)
+        .unwrap_or_default();
+    let wants = |w: &str| only.is_empty() || only == w;
+    let rt = runtime();
+    let mut report = Report { rows: Vec::new() };
+    let runs = if quick { 3 } else { 7 };
+    let ops = if quick { 500_000 } else { 2_000_000 };
+    println!(
+        "batcher scenarios ({} mode)",
+        if quick { "quick" } else { "full" }
+    );
+
+    if wants("w1") {
+        throughput_figures(&rt, &mut report, ops, runs);
+    }
+    if wants("w2") {
+        rate_figures(&rt, &mut report, quick);
+    }
+    if wants("w3") {
+        latency_figures(&rt, &mut report, quick);
+    }
+    report.write_json();
+}
+
+fn throughput_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) {
+    let big = w1(
+        rt,
+        Throughput {
+            ops,
+            ..Throughput::W1
+        },
+        runs,
+    );
+    report.add("W1 throughput", big.ops_per_s / 1e6, "M ops/s", ">= 10");
+    report.add("W1 CPU per M ops", big.cpu_per_m, "CPU-s", "<= 0.1");
+    report.add("W1 peak RSS", big.peak_mb, "MB", "<= 50");
+    let small = w1(
+        rt,
+        Throughput {
+            ops,
+            buffer: 10_000,
+            ..Throughput::W1
+        },
+        runs,
+    );
+    report.add(
+        "W1 throughput, 10k buffer",
+        small.ops_per_s / 1e6,
+        "M ops/s",
+        ">= 5",
+    );
+    report.add(
+        "W1 CPU per M ops, 10k buffer",
+        small.cpu_per_m,
+        "CPU-s",
+        "-",
+    );
+    // W4 against W1 in alternating runs, so that drift in machine load hits both alike.
+    let with_events = Throughput {
+        ops,
+        events: true,
+        ..Throughput::W1
+    };
+    let without = Throughput {
+        ops,
+        ..Throughput::W1
+    };
+    let (mut plain, mut evented) = (Vec::new(), Vec::new());
+    with_events.run(rt);
+    for _ in 0..runs {
+        plain.push(ops as f64 / without.run(rt).as_secs_f64());
+        evented.push(ops as f64 / with_events.run(rt).as_secs_f64());
+    }
+    let (plain, evented) = (median(plain), median(evented));
+    report.add(
+        "W4 throughput with batch events",
+        evented / 1e6,
+        "M ops/s",
+        "-",
+    );
+    report.add(
+        "W4 slowdown vs W1 (alternating runs)",
+        plain / evented,
+        "x",
+        "<= 1.05",
+    );
+}
+
+fn rate_figures(rt: &Runtime, report: &mut Report, quick: bool) {
+    let run_for = if quick {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(8)
+    };
+    let w2_ops = if quick { 30_000 } else { 60_000 };
+    for cost in [1u32, 250] {
+        let r = w2(rt, cost, w2_ops, run_for);
+        println!(
+            "W2 cost {cost}: delivered cost per second {:?}",
+            r.per_second
+        );
+        report.add(
+            &format!("W2 cost {cost} max in a 1-s window"),
+            r.window_max as f64,
+            "cost",
+            "<= 10000",
+        );
+        let goal = if cost == 1 { ">= 99" } else { ">= 97.5" };
+        report.add(
+            &format!("W2 cost {cost} utilisation"),
+            r.utilisation * 100.0,
+            "%",
+            goal,
+        );
+    }
+}
+
+fn latency_figures(rt: &Runtime, report: &mut Report, quick: bool) {
+    let w3_for = if quick {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(5)
+    };
+    let (p50, p99) = w3(rt, Some(Duration::ZERO), w3_for);
+    report.add(
+        "W3 latency p50, linger 0",
+        p50.as_secs_f64() * 1e3,
+        "ms",
+        "< 1",
+    );
+    report.add(
+        "W3 latency p99, linger 0",
+        p99.as_secs_f64() * 1e3,
+        "ms",
+        "< 5",
+    );
+    let (p50, p99) = w3(rt, None, w3_for);
+    report.add(
+        "W3 latency p50, default",
+        p50.as_secs_f64() * 1e3,
+        "ms",
+        "<= 100",
+    );
+    report.add(
+        "W3 latency p99, default",
+        p99.as_secs_f64() * 1e3,
+        "ms",
+        "<= 100",
+    );
+}
