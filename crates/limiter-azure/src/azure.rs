@@ -11,9 +11,12 @@ use azure_core::{FixedRetryOptions, RetryOptions};
 use azure_storage::{CloudLocation, ConnectionString, StorageCredentials};
 use azure_storage_blobs::prelude::{ClientBuilder, ContainerClient};
 use events_core::BoxFuture;
-use futures::FutureExt;
+use futures::{FutureExt, StreamExt};
 
-use crate::{ConfigError, LeaseError, LeaseId, LeaseManager, Provisioned};
+use crate::{ConfigError, LeaseError, LeaseId, LeaseManager, Member, Provisioned};
+
+/// Where instances announce their demand: one small blob per instance.
+const MEMBERS_PREFIX: &str = "members/";
 
 /// The account name of the storage emulator (a published, well-known value).
 pub const EMULATOR_ACCOUNT: &str = "devstoreaccount1";
@@ -357,6 +360,71 @@ impl LeaseManager for AzureBlobLeases {
                 .await
                 .map(|_| ())
                 .map_err(|e| classify("release lease", Some(partition), e))
+        }
+        .boxed()
+    }
+
+    fn announce(&self, member: String, wanted: u32) -> BoxFuture<'static, Result<(), LeaseError>> {
+        let blob = self
+            .container
+            .blob_client(format!("{MEMBERS_PREFIX}{member}"));
+        async move {
+            let mut metadata = azure_core::request_options::Metadata::new();
+            metadata.insert("wanted", wanted.to_string());
+            blob.put_block_blob(Vec::<u8>::new())
+                .metadata(metadata)
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("announce demand", None, e))
+        }
+        .boxed()
+    }
+
+    fn members(&self) -> BoxFuture<'static, Result<Vec<Member>, LeaseError>> {
+        let container = self.container.clone();
+        async move {
+            let mut pages = container
+                .list_blobs()
+                .prefix(MEMBERS_PREFIX)
+                .include_metadata(true)
+                .into_stream();
+            let mut members = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify("list members", None, e))?;
+                let now = page.date.unix_timestamp();
+                for blob in page.blobs.blobs() {
+                    let Some(id) = blob.name.strip_prefix(MEMBERS_PREFIX) else {
+                        continue;
+                    };
+                    let wanted = blob
+                        .metadata
+                        .as_ref()
+                        .and_then(|m| m.get("wanted"))
+                        .and_then(|w| w.parse().ok())
+                        .unwrap_or(0);
+                    let age = now.saturating_sub(blob.properties.last_modified.unix_timestamp());
+                    members.push(Member {
+                        id: id.to_owned(),
+                        wanted,
+                        age: Duration::from_secs(u64::try_from(age).unwrap_or(0)),
+                    });
+                }
+            }
+            Ok(members)
+        }
+        .boxed()
+    }
+
+    fn withdraw(&self, member: String) -> BoxFuture<'static, Result<(), LeaseError>> {
+        let blob = self
+            .container
+            .blob_client(format!("{MEMBERS_PREFIX}{member}"));
+        async move {
+            match blob.delete().await {
+                Ok(_) => Ok(()),
+                Err(e) if error_code(&e) == Some("BlobNotFound") => Ok(()),
+                Err(e) => Err(classify("withdraw demand", None, e)),
+            }
         }
         .boxed()
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use events_core::{BoxFuture, EventName};
 use futures::stream::FuturesUnordered;
@@ -11,8 +11,12 @@ use futures::{FutureExt, StreamExt};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 
+use crate::fair::fair_share;
 use crate::shared::{Shared, Timing};
-use crate::{LeaseError, LeaseId, LeaseManager, Provisioned};
+use crate::{LeaseError, LeaseId, LeaseManager, Member, Provisioned};
+
+/// The shortest gap between two announcements of our demand.
+const ANNOUNCE_GAP: Duration = Duration::from_secs(1);
 
 /// Our view of one partition.
 #[derive(Debug)]
@@ -41,6 +45,10 @@ enum Op {
     /// Recreates a missing container and partition blob (say, after the storage lost its
     /// data), so that the loop recovers by itself.
     Repair,
+    /// Announces our demand (if it changed) and reads everyone's, for fair sharing.
+    Sync,
+    /// Removes our announcement when we want nothing.
+    Withdraw,
 }
 
 impl Op {
@@ -50,6 +58,8 @@ impl Op {
             Op::Renew => "renew lease",
             Op::Release => "release lease",
             Op::Repair => "recreate partition blobs",
+            Op::Sync => "share partitions fairly",
+            Op::Withdraw => "withdraw demand",
         }
     }
 }
@@ -60,7 +70,21 @@ struct Done {
     partition: u32,
     lease: LeaseId,
     sent: Instant,
-    result: Result<(), LeaseError>,
+    result: Result<Option<Vec<Member>>, LeaseError>,
+}
+
+/// What this instance knows about the others' demand.
+#[derive(Debug)]
+struct Fairness {
+    /// Our identity in announcements.
+    member: String,
+    /// Our fair share, when other instances want partitions too.
+    share: Option<u32>,
+    /// The demand we last announced.
+    announced: Option<u32>,
+    last_announce: Option<Instant>,
+    next_list: Instant,
+    syncing: bool,
 }
 
 enum Wake {
@@ -81,6 +105,7 @@ pub(crate) struct Engine {
     next_attempt: Instant,
     contended: bool,
     repairing: bool,
+    fair: Fairness,
 }
 
 impl Engine {
@@ -88,8 +113,17 @@ impl Engine {
         shared: Arc<Shared>,
         manager: Arc<dyn LeaseManager>,
         timing: Timing,
-        rng: fastrand::Rng,
+        mut rng: fastrand::Rng,
     ) -> Self {
+        let now = Instant::now();
+        let fair = Fairness {
+            member: LeaseId::random(&mut rng).to_string(),
+            share: None,
+            announced: None,
+            last_announce: None,
+            next_list: now,
+            syncing: false,
+        };
         Engine {
             shared,
             manager,
@@ -101,6 +135,7 @@ impl Engine {
             next_attempt: Instant::now(),
             contended: false,
             repairing: false,
+            fair,
         }
     }
 
@@ -132,6 +167,7 @@ impl Engine {
             self.slots.push(Slot::Free { failed_at: None });
         }
         self.expire(now);
+        self.sync(now);
         self.shed(n);
         self.renew(now, n);
         self.acquire(now, n);
@@ -140,13 +176,41 @@ impl Engine {
     fn spawn_op(&mut self, op: Op, partition: u32, lease: LeaseId) {
         let sent = Instant::now();
         let after = self.timing.call_timeout;
-        let call = match op {
-            Op::Acquire => {
-                self.manager
-                    .acquire(partition, lease.clone(), self.timing.lease_duration)
+        let none = |r: Result<(), LeaseError>| r.map(|()| None);
+        let call: BoxFuture<'static, Result<Option<Vec<Member>>, LeaseError>> = match op {
+            Op::Acquire => self
+                .manager
+                .acquire(partition, lease.clone(), self.timing.lease_duration)
+                .map(none)
+                .boxed(),
+            Op::Renew => self
+                .manager
+                .renew(partition, lease.clone())
+                .map(none)
+                .boxed(),
+            Op::Release => self
+                .manager
+                .release(partition, lease.clone())
+                .map(none)
+                .boxed(),
+            Op::Withdraw => self
+                .manager
+                .withdraw(self.fair.member.clone())
+                .map(none)
+                .boxed(),
+            Op::Sync => {
+                let manager = Arc::clone(&self.manager);
+                let member = self.fair.member.clone();
+                // `partition` carries the demand to announce, or u32::MAX for none.
+                let announce = (partition != u32::MAX).then_some(partition);
+                async move {
+                    if let Some(wanted) = announce {
+                        manager.announce(member, wanted).await?;
+                    }
+                    manager.members().await.map(Some)
+                }
+                .boxed()
             }
-            Op::Renew => self.manager.renew(partition, lease.clone()),
-            Op::Release => self.manager.release(partition, lease.clone()),
             Op::Repair => {
                 let manager = Arc::clone(&self.manager);
                 let shared = Arc::clone(&self.shared);
@@ -169,7 +233,7 @@ impl Engine {
                         };
                         shared.emitter.emit(name, i64::from(i));
                     }
-                    Ok(())
+                    Ok(None)
                 }
                 .boxed()
             }
@@ -243,7 +307,7 @@ impl Engine {
 
     /// Releases what is no longer wanted (and partitions beyond a reduced count).
     fn shed(&mut self, n: usize) {
-        let wanted = self.shared.wanted.load(Ordering::Acquire);
+        let wanted = self.wanted();
         let mut held: Vec<(usize, bool, Instant)> = self
             .slots
             .iter()
@@ -315,8 +379,100 @@ impl Engine {
         }
     }
 
-    fn deficit(&self) -> u32 {
+    /// The partitions to hold: what was asked for, capped at our fair share when other
+    /// instances want partitions too.
+    fn wanted(&self) -> u32 {
         let wanted = self.shared.wanted.load(Ordering::Acquire);
+        self.fair.share.map_or(wanted, |share| wanted.min(share))
+    }
+
+    fn sync_interval(&self) -> Duration {
+        self.timing.lease_duration / 3
+    }
+
+    /// Announces a changed demand and reads the others' on schedule.
+    fn sync(&mut self, now: Instant) {
+        if self.fair.syncing {
+            return;
+        }
+        let wanted = self.shared.wanted.load(Ordering::Acquire);
+        if wanted == 0 {
+            self.fair.share = None;
+            if self.fair.announced.take().is_some() {
+                let placeholder = LeaseId::random(&mut self.rng);
+                self.spawn_op(Op::Withdraw, 0, placeholder);
+            }
+            return;
+        }
+        let gap_over = self
+            .fair
+            .last_announce
+            .is_none_or(|t| now >= t + ANNOUNCE_GAP);
+        let stale = self
+            .fair
+            .last_announce
+            .is_none_or(|t| now >= t + self.timing.lease_duration);
+        let announce = gap_over && (self.fair.announced != Some(wanted) || stale);
+        if !announce && now < self.fair.next_list {
+            return;
+        }
+        let payload = if announce {
+            self.fair.announced = Some(wanted);
+            self.fair.last_announce = Some(now);
+            wanted
+        } else {
+            u32::MAX
+        };
+        self.fair.syncing = true;
+        let placeholder = LeaseId::random(&mut self.rng);
+        self.spawn_op(Op::Sync, payload, placeholder);
+    }
+
+    fn synced(&mut self, now: Instant, result: Result<Option<Vec<Member>>, LeaseError>) {
+        self.fair.syncing = false;
+        self.fair.next_list = now + self.sync_interval();
+        match result {
+            Ok(Some(members)) => {
+                let wanted = self.shared.wanted.load(Ordering::Acquire);
+                let partitions = self.shared.partitions.load(Ordering::Acquire);
+                let lease_secs = self.timing.lease_duration.as_secs().max(1);
+                let alive = self.timing.lease_duration * 2 + Duration::from_secs(2);
+                let epoch = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() / (2 * lease_secs));
+                let share = fair_share(
+                    &self.fair.member,
+                    wanted,
+                    &members,
+                    partitions,
+                    alive,
+                    epoch,
+                );
+                if share != self.fair.share {
+                    tracing::debug!(?share, members = members.len(), "fair share changed");
+                }
+                self.fair.share = share;
+                if share.is_some_and(|share| share < wanted) {
+                    // Capped by others' demand: watch it as often as a starved instance
+                    // would try to acquire, so that capacity freed by a stopping or
+                    // shrinking instance is taken within one attempt interval.
+                    self.fair.next_list = now + self.jitter();
+                }
+            }
+            Ok(None) => {}
+            Err(err) => {
+                // Announce again after the gap.
+                self.fair.announced = None;
+                tracing::warn!(error = %err, "could not share demand with the other instances");
+                self.shared
+                    .emitter
+                    .emit_msg(EventName::Error, 0, err.to_string());
+            }
+        }
+    }
+
+    fn deficit(&self) -> u32 {
+        let wanted = self.wanted();
         wanted.saturating_sub(self.held_count() + self.acquiring)
     }
 
@@ -360,6 +516,14 @@ impl Engine {
                 }
             }
         }
+        if !self.fair.syncing && self.shared.wanted.load(Ordering::Acquire) > 0 {
+            deadline = deadline.min(self.fair.next_list.max(now));
+            if let Some(t) = self.fair.last_announce {
+                if self.fair.announced != Some(self.shared.wanted.load(Ordering::Acquire)) {
+                    deadline = deadline.min((t + ANNOUNCE_GAP).max(now));
+                }
+            }
+        }
         let n = self.shared.partitions.load(Ordering::Acquire) as usize;
         if self.deficit() > 0
             && self.room() > 0
@@ -379,6 +543,16 @@ impl Engine {
             sent,
             result,
         } = done;
+        let result = match op {
+            Op::Sync => return self.synced(now, result),
+            Op::Withdraw => {
+                if let Err(err) = result {
+                    tracing::debug!(error = %err, "could not withdraw our demand; it ages out");
+                }
+                return;
+            }
+            _ => result.map(|_| ()),
+        };
         let i = partition as usize;
         let ours = |slot: &Slot| match slot {
             Slot::Acquiring(l) | Slot::Releasing(l) => *l == lease,
@@ -416,6 +590,8 @@ impl Engine {
                         let mut pause = self.jitter();
                         if err.is_conflict() {
                             tracing::debug!(partition, "partition is leased by another instance");
+                            // Others hold what we want: learn their demand soon.
+                            self.fair.next_list = self.fair.next_list.min(now + ANNOUNCE_GAP);
                             self.shared
                                 .emitter
                                 .emit(EventName::Failed, i64::from(partition));
@@ -480,6 +656,8 @@ impl Engine {
                     Err(err) => self.emit_error(partition, &err),
                 }
             }
+            // Handled before the partition bookkeeping.
+            Op::Sync | Op::Withdraw => {}
             Op::Release => {
                 let planned = matches!(&self.slots[i], Slot::Releasing(l) if *l == lease);
                 if planned {
@@ -521,6 +699,12 @@ impl Engine {
         self.ops = FuturesUnordered::new();
         let after = self.timing.call_timeout;
         let manager = Arc::clone(&self.manager);
+        // Withdraw first so that the others stop deferring to us as soon as possible.
+        if self.fair.announced.is_some() {
+            if let Err(err) = timeout(after, manager.withdraw(self.fair.member.clone())).await {
+                tracing::debug!(error = %err, "withdrawing our demand timed out; it ages out");
+            }
+        }
         let results = futures::future::join_all(releases.into_iter().map(|(i, lease, held)| {
             let call = manager.release(i, lease);
             async move {

@@ -53,6 +53,17 @@ pub enum Provisioned {
     Existed,
 }
 
+/// An instance that announced its demand (see [`LeaseManager::announce`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The instance's identifier.
+    pub id: String,
+    /// How many partitions it wants.
+    pub wanted: u32,
+    /// How long ago it last announced, by the storage's clock.
+    pub age: Duration,
+}
+
 /// A store of exclusive, expiring leases on numbered partitions: the limiter's only view
 /// of the storage.
 ///
@@ -113,4 +124,34 @@ pub trait LeaseManager: Send + Sync + fmt::Debug {
     /// [`LeaseError::Lost`] if the lease was no longer ours; other kinds for failures.
     fn release(&self, partition: u32, lease: LeaseId)
     -> BoxFuture<'static, Result<(), LeaseError>>;
+
+    /// Records that instance `member` wants `wanted` partitions, so that the instances can
+    /// share the partitions fairly. The default does nothing (no fair sharing).
+    ///
+    /// # Errors
+    ///
+    /// A [`LeaseError`] if the storage could not be reached or refused.
+    fn announce(&self, member: String, wanted: u32) -> BoxFuture<'static, Result<(), LeaseError>> {
+        let _ = (member, wanted);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Every instance's latest announcement. The default knows of none.
+    ///
+    /// # Errors
+    ///
+    /// A [`LeaseError`] if the storage could not be reached or refused.
+    fn members(&self) -> BoxFuture<'static, Result<Vec<Member>, LeaseError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// Removes instance `member`'s announcement (on stop, or when it wants nothing).
+    ///
+    /// # Errors
+    ///
+    /// A [`LeaseError`] if the storage could not be reached or refused.
+    fn withdraw(&self, member: String) -> BoxFuture<'static, Result<(), LeaseError>> {
+        let _ = member;
+        Box::pin(async { Ok(()) })
+    }
 }

@@ -62,6 +62,7 @@ mod azure;
 mod builder;
 mod engine;
 mod error;
+mod fair;
 mod lease;
 mod resource;
 mod shared;
@@ -73,7 +74,7 @@ pub use crate::builder::AzureSharedResourceBuilder;
 #[doc(inline)]
 pub use crate::error::{ConfigError, LeaseError, MAX_PARTITIONS};
 #[doc(inline)]
-pub use crate::lease::{LeaseId, LeaseManager, Provisioned};
+pub use crate::lease::{LeaseId, LeaseManager, Member, Provisioned};
 #[doc(inline)]
 pub use crate::resource::AzureSharedResource;
 

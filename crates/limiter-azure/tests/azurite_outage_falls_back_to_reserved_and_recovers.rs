@@ -52,8 +52,13 @@ async fn an_outage_falls_back_to_the_reserve_and_recovers() {
         "no error events during the outage"
     );
     assert_eq!(rec.count(EventName::Released), 4);
-    let msg = rec.of(EventName::Error)[0].msg.clone().unwrap();
-    assert!(msg.contains("renew lease"), "{msg}");
+    let errors = rec.of(EventName::Error);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.msg.as_deref().unwrap_or("").contains("renew lease")),
+        "{errors:?}"
+    );
 
     // Back (empty: it keeps nothing in memory across restarts).
     azurite.restart().await;

@@ -588,6 +588,7 @@ async fn shared_capacity_grows_after_new_partitions_are_provisioned_and_shrinks_
     grant_all(&mut m, &acquired);
     m.expect_renew().returning(|_, _| ready(Ok(())));
     m.expect_release().returning(|_, _| ready(Ok(())));
+    support::mock::alone(&mut m);
     let (limiter, rec) = started(m).await;
     limiter.give_me(100_000);
     assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 3_100).await);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use events_core::BoxFuture;
 use futures::FutureExt;
-use limiter_azure::{LeaseError, LeaseId, LeaseManager, Provisioned};
+use limiter_azure::{LeaseError, LeaseId, LeaseManager, Member, Provisioned};
 
 mockall::mock! {
     pub Leases {}
@@ -16,6 +16,9 @@ mockall::mock! {
         fn acquire(&self, partition: u32, lease: LeaseId, duration: Duration) -> BoxFuture<'static, Result<(), LeaseError>>;
         fn renew(&self, partition: u32, lease: LeaseId) -> BoxFuture<'static, Result<(), LeaseError>>;
         fn release(&self, partition: u32, lease: LeaseId) -> BoxFuture<'static, Result<(), LeaseError>>;
+        fn announce(&self, member: String, wanted: u32) -> BoxFuture<'static, Result<(), LeaseError>>;
+        fn members(&self) -> BoxFuture<'static, Result<Vec<Member>, LeaseError>>;
+        fn withdraw(&self, member: String) -> BoxFuture<'static, Result<(), LeaseError>>;
     }
 }
 
@@ -53,5 +56,13 @@ pub fn provisioned() -> MockLeases {
         .returning(|| ready(Ok(Provisioned::Existed)));
     m.expect_ensure_partition()
         .returning(|_| ready(Ok(Provisioned::Existed)));
+    alone(&mut m);
     m
+}
+
+/// Membership calls that find no other instance.
+pub fn alone(m: &mut MockLeases) {
+    m.expect_announce().returning(|_, _| ready(Ok(())));
+    m.expect_members().returning(|| ready(Ok(Vec::new())));
+    m.expect_withdraw().returning(|_| ready(Ok(())));
 }
