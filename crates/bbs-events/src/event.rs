@@ -43,6 +43,25 @@ macro_rules! event_types {
         /// A decoded BBS event: one variant per [`EventType`], holding the event's protobuf message.
         ///
         /// It serialises (serde) as the inner message only, in the proto3 JSON mapping.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use bbs_events::models::{Task, TaskCreatedEvent};
+        /// use bbs_events::{Event, EventType};
+        ///
+        /// let event = Event::TaskCreated(TaskCreatedEvent {
+        ///     task: Some(Box::new(Task { task_guid: "task-1".into(), ..Default::default() })),
+        /// });
+        /// let payload = event.encode_to_vec();
+        /// let decoded = Event::decode(EventType::TaskCreated, &payload)?;
+        /// assert_eq!(decoded, event);
+        /// assert_eq!(decoded.event_type().as_str(), "task_created");
+        /// assert_eq!(decoded.key(), "task-1");
+        /// // Task events are never filtered by cell.
+        /// assert!(decoded.matches_cell("cell-z")?);
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[derive(Debug, Clone, PartialEq, serde::Serialize)]
         #[serde(untagged)]
         pub enum Event {
