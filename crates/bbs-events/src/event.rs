@@ -270,7 +270,7 @@ fn task_guid(task: Option<&models::Task>) -> &[u8] {
 /// A protobuf payload that is not a valid encoding of its event's message.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "invalid {event_type} payload: cannot decode it as a {message} protobuf message ({source}); the event is skipped, check that the sender speaks the current BBS schema"
+    "invalid {event_type} payload: not a valid {message} protobuf message ({source}); check that the payload is complete and was encoded with the BBS models schema"
 )]
 pub struct DecodeError {
     event_type: EventType,
