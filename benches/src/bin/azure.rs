@@ -1,0 +1,244 @@
+//! Scenario benchmarks of the Azure shared-capacity limiter on a real Azurite (or Azure),
+//! reported as a table and as JSON lines.
+//!
+//! * Ramp-up: time from `give_me(everything)` to the full shared capacity of 20
+//!   partitions on an idle container (median of several runs).
+//! * Steady cost: storage calls per minute of one instance holding 20 partitions at
+//!   steady demand, with 15 s leases (and 60 s leases, not with `--quick`).
+//! * Fairness: 4 instances all demanding all 20 partitions; each one's share of the
+//!   capacity-seconds.
+//!
+//! Needs `AZURE_STORAGE_CONNECTION_STRING`. `--quick` shortens every run. With
+//! `FLOWGATE_BENCH_OUT` set, one JSON object per figure is appended to that file.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use events_core::RateLimiter;
+use flowgate_benches::azure::CountingLeases;
+use limiter_azure::{AzureBlobLeases, AzureSharedResource, AzureStorage, Credentials};
+
+const PARTITIONS: u32 = 20;
+
+struct Report {
+    rows: Vec<(String, f64, String, String)>,
+}
+
+impl Report {
+    fn add(&mut self, metric: &str, value: f64, unit: &str, goal: &str) {
+        println!("{metric:<52} {value:>10.2} {unit:<14} goal {goal}");
+        self.rows
+            .push((metric.into(), value, unit.into(), goal.into()));
+    }
+
+    fn write_json(&self) {
+        let Ok(path) = std::env::var("FLOWGATE_BENCH_OUT") else {
+            return;
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("FLOWGATE_BENCH_OUT is writable");
+        for (metric, value, unit, goal) in &self.rows {
+            writeln!(
+                file,
+                "{{\"bench\":\"azure\",\"metric\":\"{metric}\",\"value\":{value},\"unit\":\"{unit}\",\"goal\":\"{goal}\"}}"
+            )
+            .expect("FLOWGATE_BENCH_OUT is writable");
+        }
+    }
+}
+
+fn container(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() % 1_000_000_000_000);
+    format!("bench-{prefix}-{}-{nanos}", std::process::id())
+}
+
+/// A limiter on `container` whose storage calls are counted.
+fn instance(
+    conn: &str,
+    container: &str,
+    lease: Duration,
+) -> (Arc<AzureSharedResource>, Arc<CountingLeases>) {
+    let azure = AzureBlobLeases::new(AzureStorage {
+        account: None,
+        container: container.to_owned(),
+        credentials: Credentials::ConnectionString(conn.to_owned()),
+        endpoint: None,
+        max_retries: 2,
+    })
+    .expect("the connection string is valid");
+    let counting = Arc::new(CountingLeases::new(Arc::new(azure)));
+    let limiter = AzureSharedResource::builder()
+        .shared_capacity(PARTITIONS)
+        .lease_duration(lease)
+        .build_with_manager(counting.clone())
+        .expect("valid settings");
+    (Arc::new(limiter), counting)
+}
+
+async fn wait_for_capacity(limiter: &AzureSharedResource, capacity: u32, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    while Instant::now() < deadline {
+        if limiter.capacity() >= capacity {
+            return true;
+        }
+        tick.tick().await;
+    }
+    false
+}
+
+async fn ramp_up(conn: &str, runs: usize, report: &mut Report) {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let (limiter, _) = instance(conn, &container("ramp"), Duration::from_secs(15));
+        limiter.provision().await.expect("provisioning works");
+        limiter.start().await.expect("start works");
+        let asked = Instant::now();
+        limiter.give_me(u32::MAX);
+        assert!(
+            wait_for_capacity(&limiter, PARTITIONS, Duration::from_secs(30)).await,
+            "never reached full capacity"
+        );
+        times.push(asked.elapsed().as_secs_f64() * 1_000.0);
+        limiter.stop().await.expect("stop works");
+    }
+    times.sort_by(f64::total_cmp);
+    report.add(
+        "ramp-up to 20 partitions (median)",
+        times[times.len() / 2],
+        "ms",
+        "<= 1000 (go-batcher ~5000)",
+    );
+}
+
+async fn steady_cost(conn: &str, lease: Duration, window: Duration, report: &mut Report) {
+    let (limiter, counting) = instance(conn, &container("steady"), lease);
+    limiter.provision().await.expect("provisioning works");
+    limiter.start().await.expect("start works");
+    limiter.give_me(u32::MAX);
+    assert!(wait_for_capacity(&limiter, PARTITIONS, Duration::from_secs(30)).await);
+    let before = counting.calls();
+    let begin = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut dips = 0u32;
+    while begin.elapsed() < window {
+        tick.tick().await;
+        if limiter.capacity() < PARTITIONS {
+            dips += 1;
+        }
+    }
+    let calls = counting.calls() - before;
+    let per_minute = calls as f64 * 60.0 / begin.elapsed().as_secs_f64();
+    let secs = lease.as_secs();
+    let go = f64::from(PARTITIONS) * 60.0 / secs as f64;
+    report.add(
+        &format!("storage calls/min, 20 partitions, {secs} s leases"),
+        per_minute,
+        "calls/min",
+        &format!("< {go:.0} (go-batcher)"),
+    );
+    report.add(
+        &format!("samples below full capacity, {secs} s leases"),
+        f64::from(dips),
+        "samples",
+        "0",
+    );
+    limiter.stop().await.expect("stop works");
+}
+
+async fn fairness(conn: &str, window: Duration, report: &mut Report) {
+    let name = container("fair");
+    let instances: Vec<_> = (0..4)
+        .map(|_| instance(conn, &name, Duration::from_secs(15)).0)
+        .collect();
+    for l in &instances {
+        l.provision().await.expect("provisioning works");
+        l.start().await.expect("start works");
+    }
+    for l in &instances {
+        l.give_me(u32::MAX);
+    }
+    let mut seconds = [0f64; 4];
+    let begin = Instant::now();
+    let mut last = begin;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while begin.elapsed() < window {
+        tick.tick().await;
+        let now = Instant::now();
+        let dt = (now - last).as_secs_f64();
+        last = now;
+        for (i, l) in instances.iter().enumerate() {
+            seconds[i] += f64::from(l.capacity()) * dt;
+        }
+    }
+    let total: f64 = seconds.iter().sum();
+    let possible = f64::from(PARTITIONS) * begin.elapsed().as_secs_f64();
+    let shares: Vec<f64> = seconds.iter().map(|s| 100.0 * s / total).collect();
+    for (i, share) in shares.iter().enumerate() {
+        report.add(
+            &format!("fairness: instance {i} share of capacity-seconds"),
+            *share,
+            "%",
+            "22.5..27.5",
+        );
+    }
+    let worst = shares
+        .iter()
+        .map(|s| (s - 25.0).abs() / 25.0 * 100.0)
+        .fold(0.0, f64::max);
+    report.add(
+        "fairness: worst deviation from a quarter",
+        worst,
+        "%",
+        "<= 10",
+    );
+    report.add(
+        "fairness: utilisation of the shared capacity",
+        100.0 * total / possible,
+        "%",
+        "high",
+    );
+    for l in &instances {
+        l.stop().await.expect("stop works");
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let Ok(conn) = std::env::var("AZURE_STORAGE_CONNECTION_STRING") else {
+        eprintln!(
+            "azure bench: AZURE_STORAGE_CONNECTION_STRING is not set; start Azurite (or point it \
+             at a storage account) and set it, e.g. via `cargo xtask bench`"
+        );
+        std::process::exit(2);
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (runs, steady, fair) = if quick {
+        (3, Duration::from_secs(20), Duration::from_secs(20))
+    } else {
+        (7, Duration::from_secs(60), Duration::from_secs(60))
+    };
+    let mut report = Report { rows: Vec::new() };
+    println!("{:<52} {:>10} {:<14} goal", "metric", "value", "unit");
+    rt.block_on(async {
+        ramp_up(&conn, runs, &mut report).await;
+        steady_cost(&conn, Duration::from_secs(15), steady, &mut report).await;
+        if !quick {
+            // A 60 s lease renews about once a minute: only a long window measures it.
+            steady_cost(&conn, Duration::from_secs(60), steady * 2, &mut report).await;
+        }
+        fairness(&conn, fair, &mut report).await;
+    });
+    report.write_json();
+}
