@@ -3,4 +3,5 @@
 //! The benchmarks live in `benches/benches/`; run them with `cargo xtask bench`.
 #![forbid(unsafe_code)]
 
+pub mod azure;
 pub mod batcher;
