@@ -32,6 +32,20 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 /// * enqueueing afterwards, and `enqueue` calls waiting for room, fail with
 ///   [`EnqueueErrorKind::Stopped`](crate::EnqueueErrorKind::Stopped), handing the
 ///   operation back.
+///
+/// Dropping every handle does not stop the batcher (its loops hold it); stop it
+/// explicitly.
+///
+/// # Rate limiting
+///
+/// The limiter's capacity is a per-second budget. The batcher remembers what it
+/// released in the last second and releases an operation only if that, plus the
+/// operation's cost, stays within the capacity read at that moment, so no sliding
+/// one-second window ever holds more than the capacity. Allowance unused earlier in the
+/// window carries over, and an operation too costly for what is left waits exactly until
+/// enough of the window has expired (it goes first then, ahead of cheaper ones). A
+/// lowered capacity applies from the next flush; releases already made still count.
+/// Without a limiter, releases are unlimited.
 #[derive(Debug, Clone)]
 pub struct Batcher {
     core: Arc<Core>,

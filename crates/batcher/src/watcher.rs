@@ -112,8 +112,17 @@ impl WatcherBuilder {
 /// A handle through which one unit of work (say, one HTTP request) enqueues operations
 /// with payload `T`; clones share the same queue.
 ///
-/// Operations from one producing thread keep their order; a batch holds operations of
-/// this watcher only. Create one with [`Watcher::builder`].
+/// A batch holds operations of this watcher only. Create one with [`Watcher::builder`]
+/// or [`Batcher::watcher`].
+///
+/// # Order
+///
+/// The watcher's buffer is split by producing thread so that producers on different
+/// cores do not contend for one lock. Operations enqueued from the same thread are
+/// handed out in the order they were enqueued; operations from different threads (or
+/// from a task that the runtime moved between threads) may be handed out in another
+/// order. Batches run concurrently, so callers needing a strict order must not rely on
+/// batch order anyway.
 pub struct Watcher<T> {
     queue: Arc<WatcherQueue<T>>,
 }
