@@ -59,6 +59,7 @@
 #![forbid(unsafe_code)]
 
 mod batcher;
+mod chunked;
 mod core;
 mod error;
 mod loops;

@@ -136,9 +136,9 @@ async fn pass(
                     if capacity.is_some() {
                         window.record(now, cost);
                     }
-                    if released % 4096 < ops {
-                        tokio::task::consume_budget().await;
-                    }
+                    // Each batch spawns a task or wakes a stream; let them run now and
+                    // then rather than piling up behind a long pass.
+                    tokio::task::consume_budget().await;
                 }
                 Step::Lingering { until } => {
                     earliest(until, &mut wake_at);

@@ -1,5 +1,7 @@
 //! [`Operation`]: one unit of work with a cost.
 
+use std::fmt;
+
 /// One unit of work for a datastore: a payload, its cost in the rate limiter's units,
 /// whether it may share a batch, and how often it has been handed out.
 ///
@@ -18,12 +20,27 @@
 /// assert_eq!((op.cost(), op.is_batchable(), op.attempts()), (10, false, 0));
 /// assert_eq!(op.into_payload(), "upsert id=7");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Operation<T> {
     payload: T,
     cost: u32,
-    attempts: u32,
-    batchable: bool,
+    /// The attempt count in the low 31 bits and "not batchable" in the top bit, so that
+    /// an operation with a word-sized payload takes 16 bytes in the buffer, not 24.
+    flags: u32,
+}
+
+const NOT_BATCHABLE: u32 = 1 << 31;
+const ATTEMPTS: u32 = NOT_BATCHABLE - 1;
+
+impl<T: fmt::Debug> fmt::Debug for Operation<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Operation")
+            .field("payload", &self.payload)
+            .field("cost", &self.cost)
+            .field("attempts", &self.attempts())
+            .field("batchable", &self.is_batchable())
+            .finish()
+    }
 }
 
 impl<T> Operation<T> {
@@ -33,8 +50,7 @@ impl<T> Operation<T> {
         Operation {
             payload,
             cost,
-            attempts: 0,
-            batchable: true,
+            flags: 0,
         }
     }
 
@@ -43,7 +59,11 @@ impl<T> Operation<T> {
     #[inline]
     #[must_use]
     pub fn with_batchable(mut self, batchable: bool) -> Self {
-        self.batchable = batchable;
+        if batchable {
+            self.flags &= !NOT_BATCHABLE;
+        } else {
+            self.flags |= NOT_BATCHABLE;
+        }
         self
     }
 
@@ -74,18 +94,21 @@ impl<T> Operation<T> {
     /// Whether the operation may share a batch.
     #[inline]
     pub fn is_batchable(&self) -> bool {
-        self.batchable
+        self.flags & NOT_BATCHABLE == 0
     }
 
-    /// How many times the operation has been handed out in a batch.
+    /// How many times the operation has been handed out in a batch (counting stops at
+    /// 2³¹ − 1).
     #[inline]
     pub fn attempts(&self) -> u32 {
-        self.attempts
+        self.flags & ATTEMPTS
     }
 
     #[inline]
     pub(crate) fn mark_attempt(&mut self) {
-        self.attempts = self.attempts.saturating_add(1);
+        if self.flags & ATTEMPTS != ATTEMPTS {
+            self.flags += 1;
+        }
     }
 }
 
@@ -119,10 +142,36 @@ impl BatchMetadata {
                 .iter()
                 .map(|op| OperationInfo {
                     cost: op.cost,
-                    attempts: op.attempts,
-                    batchable: op.batchable,
+                    attempts: op.attempts(),
+                    batchable: op.is_batchable(),
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_keep_attempts_and_batchable_apart() {
+        let mut op = Operation::new(7u64, 3).with_batchable(false);
+        for _ in 0..5 {
+            op.mark_attempt();
+        }
+        assert_eq!((op.attempts(), op.is_batchable()), (5, false));
+        let op = op.with_batchable(true);
+        assert_eq!((op.attempts(), op.is_batchable()), (5, true));
+        assert_eq!(std::mem::size_of::<Operation<u64>>(), 16);
+    }
+
+    #[test]
+    fn attempts_stop_counting_at_the_top() {
+        let mut op = Operation::new((), 1).with_batchable(false);
+        op.flags |= ATTEMPTS;
+        op.mark_attempt();
+        assert_eq!(op.attempts(), ATTEMPTS);
+        assert!(!op.is_batchable());
     }
 }

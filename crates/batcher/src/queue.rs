@@ -1,7 +1,6 @@
 //! The per-watcher queue: typed, sharded by producing thread, type-erased for the
 //! dispatcher through the [`Queue`] trait.
 
-use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,6 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::chunked::Chunked;
 use crate::core::{Core, Padded, Ticket, lock};
 use crate::{Batch, BatchMetadata, Operation};
 
@@ -28,7 +28,7 @@ pub(crate) enum Sink<T> {
 }
 
 pub(crate) struct Shard<T> {
-    pub(crate) ops: VecDeque<Operation<T>>,
+    pub(crate) ops: Chunked<Operation<T>>,
     /// When the shard last went from empty to non-empty.
     pub(crate) since: Instant,
 }
@@ -108,7 +108,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
             shards: (0..shard_count())
                 .map(|_| {
                     Padded(Mutex::new(Shard {
-                        ops: VecDeque::new(),
+                        ops: Chunked::default(),
                         since: now,
                     }))
                 })
@@ -147,7 +147,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
     pub(crate) fn take_all(&self) -> Vec<Operation<T>> {
         let mut out = Vec::new();
         for shard in self.shards.iter() {
-            out.extend(lock(&shard.0).ops.drain(..));
+            lock(&shard.0).ops.drain_into(&mut out);
         }
         let cost = out.iter().map(|op| u64::from(op.cost())).sum();
         if !out.is_empty() {
