@@ -18,6 +18,9 @@ use crate::{LeaseError, LeaseId, LeaseManager, Member, Provisioned};
 /// The shortest gap between two announcements of our demand.
 const ANNOUNCE_GAP: Duration = Duration::from_secs(1);
 
+/// How many times demand is read again quickly after this instance starts wanting.
+const QUICK_LISTS: u8 = 3;
+
 /// Our view of one partition.
 #[derive(Debug)]
 enum Slot {
@@ -85,6 +88,9 @@ struct Fairness {
     last_announce: Option<Instant>,
     next_list: Instant,
     syncing: bool,
+    /// Quick follow-up reads left after we started wanting partitions, to see the
+    /// instances that started wanting at about the same time.
+    quick_lists: u8,
 }
 
 enum Wake {
@@ -123,6 +129,7 @@ impl Engine {
             last_announce: None,
             next_list: now,
             syncing: false,
+            quick_lists: 0,
         };
         Engine {
             shared,
@@ -417,6 +424,9 @@ impl Engine {
             return;
         }
         let payload = if announce {
+            if self.fair.announced.is_none() {
+                self.fair.quick_lists = QUICK_LISTS;
+            }
             self.fair.announced = Some(wanted);
             self.fair.last_announce = Some(now);
             wanted
@@ -452,6 +462,10 @@ impl Engine {
                     tracing::debug!(?share, members = members.len(), "fair share changed");
                 }
                 self.fair.share = share;
+                if self.fair.quick_lists > 0 {
+                    self.fair.quick_lists -= 1;
+                    self.fair.next_list = now + self.jitter();
+                }
                 if share.is_some_and(|share| share < wanted) {
                     // Capped by others' demand: watch it as often as a starved instance
                     // would try to acquire, so that capacity freed by a stopping or

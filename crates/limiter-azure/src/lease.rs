@@ -68,7 +68,8 @@ pub struct Member {
 /// of the storage.
 ///
 /// [`AzureBlobLeases`](crate::AzureBlobLeases) keeps one zero-byte blob per partition in a
-/// container; other backends can implement the same five operations. The trait is object
+/// container; other backends can implement the same operations (the three membership
+/// operations have do-nothing defaults, which turn fair sharing off). The trait is object
 /// safe: the limiter holds an `Arc<dyn LeaseManager>`.
 ///
 /// # Implementation notes

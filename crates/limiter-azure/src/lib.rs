@@ -16,6 +16,9 @@
 //! * **Renew, shed, release**: leases still needed are renewed; leases no longer needed
 //!   (and all of them on `stop`) are released at once so other instances get them.
 //! * **Fast ramp-up**: a large deficit is acquired with several concurrent requests.
+//! * **Fair sharing**: instances announce their demand next to the partitions and cap
+//!   themselves at their max-min fair share while others want partitions too.
+//! * **Self-healing**: after an outage that lost the blobs, they are recreated.
 //! * **Runtime changes** of shared and reserved capacity
 //!   ([`AzureSharedResource::set_shared_capacity`], [`AzureSharedResource::set_reserved_capacity`]).
 //! * **Pluggable storage**: the [`LeaseManager`] trait; [`AzureBlobLeases`] is the Azure

@@ -200,3 +200,37 @@ async fn a_stopped_instances_partitions_are_taken_within_one_attempt_interval() 
     );
     second.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_greedy_instances_split_the_partitions_evenly() {
+    let Some(conn) = connection_string() else {
+        return;
+    };
+    let container = unique_container("split");
+    let first = instance(&conn, &container, 40);
+    let second = instance(&conn, &container, 41);
+    let rec = Recorder::attach(second.emitter());
+    for l in [&first, &second] {
+        l.provision().await.unwrap();
+        l.start().await.unwrap();
+    }
+    first.give_me(u32::MAX);
+    assert!(
+        rec.wait_for(Duration::from_secs(5), |_| first.capacity()
+            == SHARED + RESERVED)
+            .await
+    );
+    second.give_me(u32::MAX);
+    let half = SHARED / 2 + RESERVED;
+    // The first learns of the second's demand within a third of a lease and sheds.
+    assert!(
+        rec.wait_for(Duration::from_secs(10), |_| first.capacity() == half
+            && second.capacity() == half)
+            .await,
+        "capacities {} and {}",
+        first.capacity(),
+        second.capacity()
+    );
+    first.stop().await.unwrap();
+    second.stop().await.unwrap();
+}

@@ -741,3 +741,82 @@ fn the_traits_are_object_safe() {
     );
     assert!(!debug.contains("secret"));
 }
+
+fn others(wanted: &[u32]) -> Vec<limiter_azure::Member> {
+    wanted
+        .iter()
+        .enumerate()
+        .map(|(i, w)| limiter_azure::Member {
+            id: format!("other-{i}"),
+            wanted: *w,
+            age: Duration::ZERO,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_instance_keeps_to_its_fair_share_while_others_want_partitions() {
+    let acquired = calls();
+    let released = calls();
+    let members = Arc::new(Mutex::new(others(&[99, 99])));
+    let announced = Arc::new(Mutex::new(Vec::new()));
+    let mut m = MockLeases::new();
+    m.expect_location().returning(|| "http://mock/c".to_owned());
+    m.expect_ensure_container()
+        .returning(|| ready(Ok(Provisioned::Existed)));
+    m.expect_ensure_partition()
+        .returning(|_| ready(Ok(Provisioned::Existed)));
+    grant_all(&mut m, &acquired);
+    m.expect_renew().returning(|_, _| ready(Ok(())));
+    m.expect_release().returning(record(&released));
+    let log = announced.clone();
+    m.expect_announce().returning(move |_, wanted| {
+        log.lock().unwrap().push(wanted);
+        ready(Ok(()))
+    });
+    let view = members.clone();
+    m.expect_members()
+        .returning(move || ready(Ok(view.lock().unwrap().clone())));
+    let withdrawn = Arc::new(Mutex::new(0));
+    let count = withdrawn.clone();
+    m.expect_withdraw().returning(move |_| {
+        *count.lock().unwrap() += 1;
+        ready(Ok(()))
+    });
+    let (limiter, rec) = started(m).await;
+    limiter.give_me(u32::MAX);
+    // Three instances want everything of three partitions: one each.
+    assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 1_100).await);
+    tokio::time::sleep(20 * SECOND).await;
+    assert_eq!(limiter.capacity(), 1_100, "took more than its share");
+    assert_eq!(announced.lock().unwrap()[0], 3);
+
+    // The others stop wanting: the rest is taken within about one attempt interval.
+    *members.lock().unwrap() = others(&[0]);
+    let freed = Instant::now();
+    assert!(
+        rec.wait_for(5 * SECOND, |_| limiter.capacity() == 3_100)
+            .await
+    );
+    assert!(Instant::now() - freed <= Duration::from_millis(600));
+
+    // Someone wants two of them again: within a third of a lease we learn of it and shed
+    // down to our share (one or two partitions: the remainder goes by a rotating rank).
+    *members.lock().unwrap() = others(&[2]);
+    let wanted_again = Instant::now();
+    assert!(
+        rec.wait_for(10 * SECOND, |_| limiter.capacity() < 3_100)
+            .await
+    );
+    assert!(Instant::now() - wanted_again <= 5 * SECOND);
+    assert!([1_100, 2_100].contains(&limiter.capacity()));
+    assert!(!released.lock().unwrap().is_empty());
+
+    limiter.give_me(0);
+    assert!(
+        rec.wait_for(SECOND, |_| *withdrawn.lock().unwrap() == 1)
+            .await
+    );
+    limiter.stop().await.unwrap();
+    assert_eq!(*withdrawn.lock().unwrap(), 1, "withdrew twice");
+}
