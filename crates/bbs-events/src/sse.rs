@@ -360,7 +360,10 @@ trait EncodeIntoVec {
 impl<E: base64::Engine> EncodeIntoVec for E {
     fn encode_slice_into_vec(&self, input: &[u8], out: &mut Vec<u8>) {
         let start = out.len();
-        out.resize(start + base64::encoded_len(input.len(), true).unwrap_or(0), 0);
+        out.resize(
+            start + base64::encoded_len(input.len(), true).unwrap_or(0),
+            0,
+        );
         let written = self.encode_slice(input, &mut out[start..]).unwrap_or(0);
         out.truncate(start + written);
     }
@@ -386,8 +389,14 @@ mod tests {
     #[test]
     fn fields_with_and_without_space_and_crlf() {
         let mut p = SseParser::new();
-        let got = parse_all(&mut p, b"id:1\r\nevent:a\r\ndata:x\r\n\r\nid: 2\nevent: b\ndata: y\n\n");
-        assert_eq!(got, vec![ev(Some("1"), "a", b"x"), ev(Some("2"), "b", b"y")]);
+        let got = parse_all(
+            &mut p,
+            b"id:1\r\nevent:a\r\ndata:x\r\n\r\nid: 2\nevent: b\ndata: y\n\n",
+        );
+        assert_eq!(
+            got,
+            vec![ev(Some("1"), "a", b"x"), ev(Some("2"), "b", b"y")]
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@ mod support;
 use base64::Engine as _;
 use bbs_events::client::Client;
 use bbs_events::sse::SseParser;
-use events_core::EventSource as _;
 
 #[tokio::test]
 async fn corpus_chunked_over_tcp_decodes_to_expected_jsonl() {
@@ -33,11 +32,19 @@ async fn corpus_chunked_over_tcp_decodes_to_expected_jsonl() {
         let got = support::within(10, "next event", sub.next())
             .await
             .expect("every corpus event decodes");
-        assert_eq!(got.id.as_deref().map(|s| s.parse::<u64>().unwrap()), want["id"].as_u64());
+        assert_eq!(
+            got.id.as_deref().map(|s| s.parse::<u64>().unwrap()),
+            want["id"].as_u64()
+        );
         assert_eq!(got.event.event_type().as_str(), want["type"]);
         let b64 = base64::engine::general_purpose::STANDARD.encode(got.event.encode_to_vec());
         assert_eq!(b64, want["payload_b64"], "bytes of event {}", want["id"]);
-        assert_eq!(serde_json::to_value(&got.event).unwrap(), want["json"], "event {}", want["id"]);
+        assert_eq!(
+            serde_json::to_value(&got.event).unwrap(),
+            want["json"],
+            "event {}",
+            want["id"]
+        );
     }
     sub.close();
     server.abort();

@@ -7,11 +7,14 @@ mod support;
 use base64::Engine as _;
 use bbs_events::client::{Client, SubscriptionError, decode_event};
 use bbs_events::sse::SseParser;
-use events_core::EventSource as _;
 use serde_json::{Value, json};
 
 /// A result as the expected file describes it (without `case` and `go_error`).
-fn describe(id: Option<&str>, event_type: &str, result: Result<bbs_events::Event, SubscriptionError>) -> Value {
+fn describe(
+    id: Option<&str>,
+    event_type: &str,
+    result: Result<bbs_events::Event, SubscriptionError>,
+) -> Value {
     let id: u64 = id.expect("id").parse().expect("numeric id");
     match result {
         Ok(event) => json!({
@@ -60,7 +63,10 @@ async fn the_client_gives_the_documented_results_over_http() {
     let server = tokio::spawn(async move {
         let mut conn = conns.recv().await.expect("a connection");
         conn.write(support::BBS_HEAD).await;
-        conn.write(&support::chunk_events(&support::data("public_malformed.sse"))).await;
+        conn.write(&support::chunk_events(&support::data(
+            "public_malformed.sse",
+        )))
+        .await;
         conn.write(support::LAST_CHUNK).await;
         // Keep the socket open until the client is done.
         let _ = conns.recv().await;
@@ -97,6 +103,9 @@ async fn the_client_gives_the_documented_results_over_http() {
     got.push(json!({"eof": true}));
     assert_eq!(got, expected());
     // A clean end is final: the next read says so again rather than reconnecting.
-    assert!(matches!(sub.next().await, Err(SubscriptionError::EndOfStream)));
+    assert!(matches!(
+        sub.next().await,
+        Err(SubscriptionError::EndOfStream)
+    ));
     server.abort();
 }

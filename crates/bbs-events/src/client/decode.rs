@@ -112,7 +112,10 @@ mod tests {
         let err = decode_event(&sse("nope", b"")).unwrap_err();
         assert!(matches!(
             err,
-            SubscriptionError::InvalidPayload { cause: PayloadError::NoData, .. }
+            SubscriptionError::InvalidPayload {
+                cause: PayloadError::NoData,
+                ..
+            }
         ));
     }
 
@@ -121,7 +124,10 @@ mod tests {
         let err = decode_event(&sse("nope", b"C#==")).unwrap_err();
         assert!(matches!(
             err,
-            SubscriptionError::InvalidPayload { cause: PayloadError::NoData, .. }
+            SubscriptionError::InvalidPayload {
+                cause: PayloadError::NoData,
+                ..
+            }
         ));
     }
 
@@ -130,14 +136,20 @@ mod tests {
         let err = decode_event(&sse("task_created", b"CjQSJGI5YzQ0#mU3")).unwrap_err();
         assert!(matches!(
             err,
-            SubscriptionError::InvalidPayload { cause: PayloadError::Base64(_), .. }
+            SubscriptionError::InvalidPayload {
+                cause: PayloadError::Base64(_),
+                ..
+            }
         ));
     }
 
     #[test]
     fn unknown_name_with_data_is_unrecognized() {
         let err = decode_event(&sse("", b"CgA=")).unwrap_err();
-        assert!(matches!(err, SubscriptionError::UnrecognizedEventType { .. }));
+        assert!(matches!(
+            err,
+            SubscriptionError::UnrecognizedEventType { .. }
+        ));
     }
 
     #[test]

@@ -29,7 +29,9 @@ pub enum PayloadError {
 #[non_exhaustive]
 pub enum SubscriptionError {
     /// An event whose payload is not valid; the event is skipped.
-    #[error("invalid protobuf payload of type {event_type} (event id {id:?}): {cause}; the event was skipped")]
+    #[error(
+        "invalid protobuf payload of type {event_type} (event id {id:?}): {cause}; the event was skipped"
+    )]
     InvalidPayload {
         /// The event id, if the stream gave one.
         id: Option<String>,
@@ -74,7 +76,9 @@ pub enum SubscriptionError {
         attempts: u32,
     },
     /// The server answered with a status that is not retried (anything but 200, 500, 502, 503, 504).
-    #[error("the server answered {status} to {url}: {body:?}; check the URL, route and credentials")]
+    #[error(
+        "the server answered {status} to {url}: {body:?}; check the URL, route and credentials"
+    )]
     Status {
         /// The HTTP status code.
         status: u16,
@@ -125,7 +129,9 @@ impl SubscriptionError {
     /// The event type named by a per-event error, when it is one of the known types.
     pub fn event_type(&self) -> Option<EventType> {
         match self {
-            SubscriptionError::InvalidPayload { event_type, .. } => EventType::from_wire(event_type),
+            SubscriptionError::InvalidPayload { event_type, .. } => {
+                EventType::from_wire(event_type)
+            }
             _ => None,
         }
     }
@@ -174,7 +180,9 @@ pub enum ClientError {
         reason: String,
     },
     /// A PEM file could not be used.
-    #[error("invalid {what} PEM: {source}; pass PEM-encoded certificates and a PKCS#8, PKCS#1 or SEC1 key")]
+    #[error(
+        "invalid {what} PEM: {source}; pass PEM-encoded certificates and a PKCS#8, PKCS#1 or SEC1 key"
+    )]
     InvalidPem {
         /// Which input was wrong (CA bundle, client certificate and key).
         what: &'static str,

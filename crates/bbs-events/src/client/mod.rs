@@ -232,7 +232,11 @@ impl ClientBuilder {
 
     /// Presents this client certificate chain and private key (both PEM) for mutual TLS, which a
     /// production BBS requires.
-    pub fn identity_pem(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+    pub fn identity_pem(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
         self.cert_pem = Some(cert_pem.into());
         self.key_pem = Some(key_pem.into());
         self
@@ -345,8 +349,14 @@ mod tests {
 
     #[test]
     fn bad_urls_and_half_identities_are_rejected() {
-        assert!(matches!(Client::new("not a url"), Err(ClientError::InvalidUrl { .. })));
-        assert!(matches!(Client::new("ftp://x"), Err(ClientError::InvalidUrl { .. })));
+        assert!(matches!(
+            Client::new("not a url"),
+            Err(ClientError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Client::new("ftp://x"),
+            Err(ClientError::InvalidUrl { .. })
+        ));
         let mut b = Client::builder("https://x");
         b.cert_pem = Some(b"x".to_vec());
         assert!(matches!(b.build(), Err(ClientError::IncompleteIdentity)));

@@ -110,12 +110,34 @@ impl EventSubscription {
         })
     }
 
+    /// Waits for the next event or error (the same as [`EventSource::next`], callable without
+    /// importing the trait and without ambiguity with `StreamExt::next`).
+    ///
+    /// # Errors
+    ///
+    /// A per-event or terminal [`SubscriptionError`] (see [`events_core::SourceError`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn next(&mut self) -> Result<ReceivedEvent, SubscriptionError> {
+        futures::future::poll_fn(|cx| self.poll_item(cx)).await
+    }
+
     /// Closes the subscription: an in-flight or later read returns [`SubscriptionError::Closed`].
     pub fn close(&self) {
         self.close.close();
     }
 
-    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Result<ReceivedEvent, SubscriptionError>> {
+    /// A handle that closes the subscription from another task.
+    pub fn close_handle(&self) -> CloseHandle {
+        self.close.clone()
+    }
+
+    fn poll_item(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<ReceivedEvent, SubscriptionError>> {
         loop {
             match std::mem::replace(&mut self.state, State::Gone) {
                 State::Gone => return Poll::Ready(Err(SubscriptionError::Closed)),
@@ -149,7 +171,8 @@ impl fmt::Debug for EventSubscription {
             d.field("url", &inner.url)
                 .field("last_event_id", &inner.parser.last_event_id());
         }
-        d.field("closed", &self.close.is_closed()).finish_non_exhaustive()
+        d.field("closed", &self.close.is_closed())
+            .finish_non_exhaustive()
     }
 }
 
@@ -205,14 +228,14 @@ impl Inner {
             }
             if let Some(item) = self.parser.next_event() {
                 return match item {
-                    Ok(sse) => decode_event_with(&sse, &mut self.scratch).map(|event| ReceivedEvent {
-                        id: sse.id,
-                        event,
-                    }),
-                    Err(SseError::EventTooLarge { limit }) => Err(SubscriptionError::EventTooLarge {
-                        limit,
-                        last_event_id: self.parser.last_event_id().map(str::to_owned),
-                    }),
+                    Ok(sse) => decode_event_with(&sse, &mut self.scratch)
+                        .map(|event| ReceivedEvent { id: sse.id, event }),
+                    Err(SseError::EventTooLarge { limit }) => {
+                        Err(SubscriptionError::EventTooLarge {
+                            limit,
+                            last_event_id: self.parser.last_event_id().map(str::to_owned),
+                        })
+                    }
                 };
             }
             let Some(response) = self.response.as_mut() else {
@@ -356,7 +379,9 @@ impl Inner {
         let status = response.status().as_u16();
         match status {
             200 => Ok(response),
-            500 | 502 | 503 | 504 => Err(OpenError::Retry(TransportError::RetryableStatus { status })),
+            500 | 502 | 503 | 504 => {
+                Err(OpenError::Retry(TransportError::RetryableStatus { status }))
+            }
             _ => {
                 let body = read_some(response).await;
                 Err(OpenError::Hard(SubscriptionError::Status {

@@ -37,7 +37,9 @@ pub enum ServerError {
         source: std::io::Error,
     },
     /// The TLS configuration is not usable.
-    #[error("invalid TLS configuration: {0}; pass PEM certificates and a PKCS#8, PKCS#1 or SEC1 key")]
+    #[error(
+        "invalid TLS configuration: {0}; pass PEM certificates and a PKCS#8, PKCS#1 or SEC1 key"
+    )]
     Tls(String),
     /// Accepting connections failed.
     #[error("accepting connections failed: {0}")]

@@ -128,7 +128,10 @@ mod tests {
             Some(ServerRoute::Tasks)
         );
         assert_eq!(ServerRoute::from_request(&Method::POST, "/v1/events"), None);
-        assert_eq!(ServerRoute::from_request(&Method::GET, "/v1/events/tasks"), None);
+        assert_eq!(
+            ServerRoute::from_request(&Method::GET, "/v1/events/tasks"),
+            None
+        );
     }
 
     #[test]

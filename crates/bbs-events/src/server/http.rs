@@ -10,9 +10,9 @@ use http_body_util::{BodyExt as _, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use tokio_util::sync::CancellationToken;
 
+use crate::server::HubError;
 use crate::server::filter::{Filter, ServerRoute};
 use crate::server::hub::{EncodedEvent, Hub, HubSubscription};
-use crate::server::HubError;
 use crate::sse::write_event_base64;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -56,18 +56,27 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
         .and_then(|v| v.trim().parse::<u64>().ok());
     let mut filter = Filter::route(route);
     if route.filters_by_cell() {
-        let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY).collect().await {
+        let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY)
+            .collect()
+            .await
+        {
             Ok(body) => body.to_bytes(),
             Err(error) => {
                 tracing::warn!(%error, "cannot read the event subscription request body");
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "cannot read request body\n");
+                return plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "cannot read request body\n",
+                );
             }
         };
         match parse_events_by_cell_id(&body) {
             Ok(cell_id) => filter = filter.with_cell_id(&cell_id),
             Err(error) => {
                 tracing::warn!(%error, "unparseable EventsByCellId request body");
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "invalid EventsByCellId body\n");
+                return plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "invalid EventsByCellId body\n",
+                );
             }
         }
     }
@@ -113,7 +122,10 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
     if let Ok(date) = HeaderValue::from_str(&super::date::http_date(std::time::SystemTime::now())) {
         headers.insert(header::DATE, date);
     }
-    headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    headers.insert(
+        header::TRANSFER_ENCODING,
+        HeaderValue::from_static("chunked"),
+    );
     response
 }
 
@@ -166,7 +178,12 @@ impl StreamState {
         let id = if hub_id { event.seq } else { self.next_id };
         self.next_id += 1;
         let mut out = Vec::with_capacity(event.payload_b64.len() + 64);
-        write_event_base64(&mut out, id, event.event_type().as_str(), &event.payload_b64);
+        write_event_base64(
+            &mut out,
+            id,
+            event.event_type().as_str(),
+            &event.payload_b64,
+        );
         Bytes::from(out)
     }
 }

@@ -63,10 +63,12 @@ impl ServerBuilder {
     ///
     /// [`ServerError::Bind`] when the address cannot be bound.
     pub async fn bind(self, addr: &str) -> Result<Server, ServerError> {
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind {
-            addr: addr.to_owned(),
-            source,
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: addr.to_owned(),
+                source,
+            })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
             addr: addr.to_owned(),
             source,
@@ -165,8 +167,13 @@ impl Server {
             let _ = stream.set_nodelay(true);
             let span = tracing::debug_span!("bbs_connection", %peer);
             connections.spawn(
-                serve_connection(stream, self.tls.as_ref().map(ServerTls::acceptor), routes.clone(), shutdown.clone())
-                    .instrument(span),
+                serve_connection(
+                    stream,
+                    self.tls.as_ref().map(ServerTls::acceptor),
+                    routes.clone(),
+                    shutdown.clone(),
+                )
+                .instrument(span),
             );
         }
         connections.close();

@@ -40,9 +40,10 @@ impl ServerTls {
                         .add(cert)
                         .map_err(|e| ServerError::Tls(format!("client CA: {e}")))?;
                 }
-                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .map_err(|e| ServerError::Tls(format!("client verifier: {e}")))?;
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .build()
+                        .map_err(|e| ServerError::Tls(format!("client verifier: {e}")))?;
                 builder.with_client_cert_verifier(verifier)
             }
             None => builder.with_no_client_auth(),
@@ -66,7 +67,9 @@ fn read_certs(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, Se
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ServerError::Tls(format!("{what}: {e}")))?;
     if certs.is_empty() {
-        return Err(ServerError::Tls(format!("{what}: no PEM certificate found")));
+        return Err(ServerError::Tls(format!(
+            "{what}: no PEM certificate found"
+        )));
     }
     Ok(certs)
 }

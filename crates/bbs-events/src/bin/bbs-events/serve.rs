@@ -71,18 +71,31 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     };
     if let Some(rate) = args.synthetic {
         if !(rate.is_finite() && rate > 0.0) {
-            return Err(format!("--synthetic {rate}: give a positive number of events per second"));
+            return Err(format!(
+                "--synthetic {rate}: give a positive number of events per second"
+            ));
         }
     }
     let hub = Hub::new();
     let mut builder = Server::builder(hub.clone()).preload(preload);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
-        let client_ca = args.client_ca.as_deref().map(|p| read(p, "client CA")).transpose()?;
-        let tls = ServerTls::from_pem(&read(cert, "certificate")?, &read(key, "key")?, client_ca.as_deref())
-            .map_err(|e| e.to_string())?;
+        let client_ca = args
+            .client_ca
+            .as_deref()
+            .map(|p| read(p, "client CA"))
+            .transpose()?;
+        let tls = ServerTls::from_pem(
+            &read(cert, "certificate")?,
+            &read(key, "key")?,
+            client_ca.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
         builder = builder.tls(tls);
     }
-    let server = builder.bind(&args.listen).await.map_err(|e| e.to_string())?;
+    let server = builder
+        .bind(&args.listen)
+        .await
+        .map_err(|e| e.to_string())?;
     eprintln!("listening on {}", server.local_addr());
     let shutdown = CancellationToken::new();
     if let Some(rate) = args.synthetic {

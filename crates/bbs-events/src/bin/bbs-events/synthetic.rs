@@ -73,10 +73,11 @@ impl Generator {
             metrics_guid: b(guid.clone()),
             ..DesiredLrp::default()
         };
-        self.queue.push_back(Event::DesiredLrpCreated(DesiredLrpCreatedEvent {
-            desired_lrp: Some(desired.clone().into()),
-            ..Default::default()
-        }));
+        self.queue
+            .push_back(Event::DesiredLrpCreated(DesiredLrpCreatedEvent {
+                desired_lrp: Some(desired.clone().into()),
+                ..Default::default()
+            }));
         let mut running = Vec::new();
         for index in 0..instances {
             let key = ActualLrpKey {
@@ -100,11 +101,12 @@ impl Generator {
                 modification_tag: tag(0),
                 ..ActualLrp::default()
             };
-            self.queue
-                .push_back(Event::ActualLrpInstanceCreated(ActualLrpInstanceCreatedEvent {
+            self.queue.push_back(Event::ActualLrpInstanceCreated(
+                ActualLrpInstanceCreatedEvent {
                     actual_lrp: Some(unclaimed.into()),
                     ..Default::default()
-                }));
+                },
+            ));
             let info = |state: &str, i: u32, net: ActualLrpNetInfo| ActualLrpInfo {
                 actual_lrp_net_info: net,
                 state: b(state),
@@ -160,16 +162,18 @@ impl Generator {
                 ..ActualLrp::default()
             });
         }
-        self.queue.push_back(Event::DesiredLrpRemoved(DesiredLrpRemovedEvent {
-            desired_lrp: Some(desired.into()),
-            ..Default::default()
-        }));
+        self.queue
+            .push_back(Event::DesiredLrpRemoved(DesiredLrpRemovedEvent {
+                desired_lrp: Some(desired.into()),
+                ..Default::default()
+            }));
         for lrp in running {
-            self.queue
-                .push_back(Event::ActualLrpInstanceRemoved(ActualLrpInstanceRemovedEvent {
+            self.queue.push_back(Event::ActualLrpInstanceRemoved(
+                ActualLrpInstanceRemovedEvent {
                     actual_lrp: Some(lrp.into()),
                     ..Default::default()
-                }));
+                },
+            ));
         }
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write as _;
 
 use base64::Engine as _;
 use bbs_events::client::{Client, ReceivedEvent, Route, SubscriptionError};
-use events_core::{EventSource as _, SourceError as _};
+use events_core::SourceError as _;
 
 /// Arguments of `tail`.
 #[derive(Debug, clap::Args)]

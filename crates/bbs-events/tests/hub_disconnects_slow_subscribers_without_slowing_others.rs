@@ -1,0 +1,90 @@
+//! The hub's bounded queues: a slow subscriber is cut off with a clear error, the others get
+//! everything; subscriber counts are reported; close and the replay window behave.
+
+use std::sync::{Arc, Mutex};
+
+use bbs_events::Event;
+use bbs_events::models::{Task, TaskRemovedEvent};
+use bbs_events::server::{Filter, Hub, HubError, ServerRoute};
+
+fn task(guid: &str) -> Event {
+    Event::TaskRemoved(TaskRemovedEvent {
+        task: Some(
+            Task {
+                task_guid: guid.to_owned().into(),
+                ..Task::default()
+            }
+            .into(),
+        ),
+    })
+}
+
+#[tokio::test]
+async fn a_slow_subscriber_is_disconnected_and_the_fast_one_gets_everything() {
+    let counts = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&counts);
+    let hub = Hub::builder()
+        .subscriber_capacity(4)
+        .on_subscriber_count(move |n| seen.lock().unwrap().push(n))
+        .build();
+    let mut fast = hub.subscribe(Filter::all()).unwrap();
+    let mut slow = hub.subscribe(Filter::all()).unwrap();
+    let mut fast_got = Vec::new();
+    for i in 0..10 {
+        // `emit` never waits, however far behind a subscriber is.
+        hub.emit(task(&format!("t{i}"))).unwrap();
+        fast_got.push(fast.recv().await.unwrap().event.key());
+    }
+    let want: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+    assert_eq!(fast_got, want);
+    // The slow one gets what was queued before it fell behind, then the error.
+    for i in 0..4 {
+        assert_eq!(slow.recv().await.unwrap().event.key(), format!("t{i}"));
+    }
+    let err = slow.recv().await.unwrap_err();
+    assert_eq!(err, HubError::SlowSubscriber { capacity: 4 });
+    assert!(err.to_string().contains("fell 4 events behind"));
+    assert_eq!(hub.subscriber_count(), 1);
+    drop(fast);
+    assert_eq!(*counts.lock().unwrap(), vec![1, 2, 1, 0]);
+}
+
+#[tokio::test]
+async fn close_delivers_what_is_queued_then_ends() {
+    let hub = Hub::new();
+    let mut sub = hub.subscribe(Filter::all()).unwrap();
+    hub.emit(task("last")).unwrap();
+    hub.close();
+    assert_eq!(sub.recv().await.unwrap().event.key(), "last");
+    assert_eq!(sub.recv().await.unwrap_err(), HubError::Closed);
+    assert_eq!(hub.emit(task("late")).unwrap_err(), HubError::Closed);
+    assert!(hub.subscribe(Filter::all()).is_err());
+}
+
+#[tokio::test]
+async fn route_filters_and_the_replay_window() {
+    let hub = Hub::builder().replay_window(3).build();
+    for i in 0..5 {
+        hub.emit(task(&format!("t{i}"))).unwrap();
+    }
+    // Resuming after sequence 2 gives 3 and 4 from the window, then live events.
+    let mut sub = hub
+        .subscribe_after(Filter::route(ServerRoute::Tasks), Some(2))
+        .unwrap();
+    let mut lrps = hub
+        .subscribe(Filter::route(ServerRoute::Instances))
+        .unwrap();
+    hub.emit(task("t5")).unwrap();
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let e = sub.recv().await.unwrap();
+        keys.push((e.seq, e.event.key()));
+    }
+    assert_eq!(
+        keys,
+        vec![(3, "t3".into()), (4, "t4".into()), (5, "t5".into())]
+    );
+    // The instances route receives no task events.
+    hub.close();
+    assert_eq!(lrps.recv().await.unwrap_err(), HubError::Closed);
+}

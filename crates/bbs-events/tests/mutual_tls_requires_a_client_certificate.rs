@@ -1,0 +1,116 @@
+//! HTTPS with client-certificate verification, with certificates generated at test time.
+
+use std::time::Duration;
+
+use bbs_events::Event;
+use bbs_events::client::{Client, SubscriptionError};
+use bbs_events::models::{Task, TaskCreatedEvent};
+use bbs_events::server::{Hub, Server, ServerTls};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use tokio_util::sync::CancellationToken;
+
+struct Pki {
+    ca_pem: String,
+    server: (String, String),
+    client: (String, String),
+}
+
+fn pki() -> Pki {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    Pki {
+        ca_pem: ca.pem(),
+        server: leaf("localhost"),
+        client: leaf("bbs-client"),
+    }
+}
+
+fn task() -> Event {
+    Event::TaskCreated(TaskCreatedEvent {
+        task: Some(
+            Task {
+                task_guid: "over-tls".to_owned().into(),
+                ..Task::default()
+            }
+            .into(),
+        ),
+    })
+}
+
+#[tokio::test]
+async fn a_client_with_a_certificate_gets_events_and_one_without_is_refused() {
+    let pki = pki();
+    let tls = ServerTls::from_pem(
+        pki.server.0.as_bytes(),
+        pki.server.1.as_bytes(),
+        Some(pki.ca_pem.as_bytes()),
+    )
+    .expect("server TLS");
+    let (tx, mut count) = tokio::sync::watch::channel(0);
+    let hub = Hub::builder()
+        .on_subscriber_count(move |n| {
+            let _ = tx.send(n);
+        })
+        .build();
+    let server = Server::builder(hub.clone())
+        .tls(tls)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = format!("https://localhost:{}", server.local_addr().port());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+
+    let client = Client::builder(&url)
+        .ca_pem(pki.ca_pem.clone())
+        .identity_pem(pki.client.0.clone(), pki.client.1.clone())
+        .build()
+        .expect("client");
+    let mut sub = tokio::time::timeout(Duration::from_secs(10), client.subscribe_to_task_events())
+        .await
+        .expect("in time")
+        .expect("mutual TLS subscription");
+    tokio::time::timeout(Duration::from_secs(5), count.wait_for(|n| *n == 1))
+        .await
+        .expect("subscriber registered")
+        .unwrap();
+    hub.emit(task()).unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("in time")
+        .expect("event");
+    assert_eq!(got.event.key(), "over-tls");
+
+    let anonymous = Client::builder(&url)
+        .ca_pem(pki.ca_pem.clone())
+        .max_reconnect_attempts(1)
+        .build()
+        .unwrap();
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        anonymous.subscribe_to_task_events(),
+    )
+    .await
+    .expect("in time")
+    .unwrap_err();
+    assert!(
+        matches!(err, SubscriptionError::Disconnected { attempts: 1, .. }),
+        "{err:?}"
+    );
+    shutdown.cancel();
+}
+
+#[test]
+fn bad_pem_is_a_clear_error() {
+    let err = ServerTls::from_pem(b"nope", b"nope", None).unwrap_err();
+    assert!(err.to_string().contains("no PEM certificate"), "{err}");
+}
