@@ -105,11 +105,18 @@ impl Core {
     }
 
     /// Hands back buffer room after operations left the buffer.
+    ///
+    /// Waiting producers are woken once a slice of the buffer is free rather than after
+    /// every batch, so that a full buffer does not wake every producer per batch.
     pub(crate) fn release_room(&self, ops: usize, cost: u64) {
-        self.buffered.0.ops.fetch_sub(ops, Ordering::SeqCst);
+        let before = self.buffered.0.ops.fetch_sub(ops, Ordering::SeqCst);
         self.buffered.0.cost.fetch_sub(cost, Ordering::AcqRel);
         if self.space_waiters.load(Ordering::SeqCst) != 0 {
-            self.space.notify_waiters();
+            let size = self.options.buffer_size;
+            let low_water = size - (size / 8).clamp(1, 8192);
+            if before - ops <= low_water {
+                self.space.notify_waiters();
+            }
         }
     }
 
