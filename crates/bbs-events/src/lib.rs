@@ -1,6 +1,58 @@
 //! A client and server for the Cloud Foundry BBS event stream, wire-compatible with a real BBS.
 //!
-//! (Crate documentation and example to be completed.)
+//! The BBS publishes DesiredLRP, ActualLRP and Task lifecycle events as server-sent events whose data
+//! lines are base64 protobuf messages. This crate provides:
+//!
+//! * [`Event`] and [`EventType`]: the 13 event types with their wire names, and [`models`], every
+//!   protobuf message they reach, decoded with the Go client's leniency and re-encoded byte for byte
+//!   as the BBS does; the serde form is the proto3 JSON mapping.
+//! * [`client`]: [`Client`](client::Client) subscribes to the BBS routes (with mutual TLS) and returns
+//!   an [`EventSubscription`](client::EventSubscription), an [`events_core::EventSource`] and a
+//!   [`futures::Stream`] of typed events and per-event errors that reconnects by itself and says
+//!   when events may have been missed.
+//! * [`server`]: a fan-out [`Hub`](server::Hub) with bounded per-subscriber queues and an HTTP
+//!   [`Server`](server::Server) for the BBS routes, headers and framing, with optional mutual TLS.
+//! * [`sse`]: the incremental SSE parser (bounded memory) and the server's SSE writer.
+//!
+//! # Feature flags
+//!
+//! * `cli` (default): the `bbs-events` binary (`tail` and `serve`). The library itself needs no
+//!   feature.
+//!
+//! # Examples
+//!
+//! Serve a hub's events and read them with the client:
+//!
+//! ```
+//! use bbs_events::client::Client;
+//! use bbs_events::models::{Task, TaskCreatedEvent};
+//! use bbs_events::server::{Hub, Server};
+//! use bbs_events::{Event, EventType};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let hub = Hub::new();
+//! let server = Server::builder(hub.clone()).bind("127.0.0.1:0").await?;
+//! let url = format!("http://{}", server.local_addr());
+//! let shutdown = CancellationToken::new();
+//! tokio::spawn(server.run(shutdown.clone()));
+//!
+//! let client = Client::new(&url)?;
+//! let mut tasks = client.subscribe_to_task_events().await?;
+//! # while hub.subscriber_count() == 0 { tokio::task::yield_now().await; }
+//!
+//! let task = Task { task_guid: "task-1".into(), ..Task::default() };
+//! hub.emit(Event::TaskCreated(TaskCreatedEvent { task: Some(task.into()) }))?;
+//!
+//! let received = tasks.next().await?;
+//! assert_eq!(received.id.as_deref(), Some("0"));
+//! assert_eq!(received.event.event_type(), EventType::TaskCreated);
+//! assert_eq!(received.event.key(), "task-1");
+//! shutdown.cancel();
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
