@@ -28,8 +28,10 @@ impl<T> Default for Chunked<T> {
 impl<T> Chunked<T> {
     /// Items per chunk: about 16 KiB worth, and at least 64.
     pub(crate) const CHUNK: usize = {
-        let size = std::mem::size_of::<T>();
-        let by_bytes = if size == 0 { 1024 } else { 16 * 1024 / size };
+        let by_bytes = match (16 * 1024usize).checked_div(std::mem::size_of::<T>()) {
+            Some(n) => n,
+            None => 1024,
+        };
         if by_bytes < 64 { 64 } else { by_bytes }
     };
 
