@@ -233,11 +233,9 @@ impl SseParser {
                 self.event.clear();
                 self.event.push_str(&String::from_utf8_lossy(value));
             }
-            b"id" => {
-                // The specification ignores an id that contains NUL.
-                if memchr(0, value).is_none() {
-                    self.last_id = Some(String::from_utf8_lossy(value).into_owned());
-                }
+            // The specification ignores an id that contains NUL.
+            b"id" if memchr(0, value).is_none() => {
+                self.last_id = Some(String::from_utf8_lossy(value).into_owned());
             }
             b"retry" => {
                 if let Some(ms) = std::str::from_utf8(value)

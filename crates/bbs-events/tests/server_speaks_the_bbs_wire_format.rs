@@ -30,7 +30,6 @@ fn instance_created(guid: &str, cell: &str) -> Event {
                     // The BBS keys instance events by instance guid.
                     instance_guid: guid.to_owned().into(),
                     cell_id: cell.to_owned().into(),
-                    ..ActualLrpInstanceKey::default()
                 },
                 ..ActualLrp::default()
             }
