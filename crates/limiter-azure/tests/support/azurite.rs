@@ -1,6 +1,7 @@
 //! Access to Azurite: the instance `cargo xtask test` starts (through
 //! `AZURE_STORAGE_CONNECTION_STRING`) or a private one started from `FLOWGATE_AZURITE_BIN`.
 
+use std::io::Write;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -16,7 +17,12 @@ fn missing(what: &str) -> Option<String> {
     if std::env::var_os("FLOWGATE_REQUIRE_AZURITE").is_some_and(|v| v == "1") {
         panic!("{what} is not set but FLOWGATE_REQUIRE_AZURITE=1: Azurite is required");
     }
-    eprintln!("\n*** SKIPPED: no Azurite (run via `cargo xtask test`); {what} is not set ***\n");
+    // Straight to the stderr stream, past the test harness's output capture, so that the
+    // skip is seen in a normal `cargo test` run.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED: no Azurite (run via `cargo xtask test`); {what} is not set ***\n"
+    );
     None
 }
 
