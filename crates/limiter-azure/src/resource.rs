@@ -229,6 +229,11 @@ impl AzureSharedResource {
     }
 
     fn do_start(&self) -> Result<(), LimiterError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(LimiterError::InvalidConfig(
+                "start() needs a tokio runtime for its lease loop; await it inside one".to_owned(),
+            ));
+        }
         self.lifecycle.begin_start()?;
         let rng = match self.seed {
             Some(seed) => fastrand::Rng::with_seed(seed),

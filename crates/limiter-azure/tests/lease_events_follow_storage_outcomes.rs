@@ -600,6 +600,11 @@ async fn shared_capacity_grows_after_new_partitions_are_provisioned_and_shrinks_
     // The last partition carries only the remainder: 4,500 shared, never 5,000.
     assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 4_600).await);
     assert!(acquired.lock().unwrap().iter().all(|a| a.1 < 5));
+    // The same partitions, the last one now full size: counted at once, no new lease.
+    let leases_before = acquired.lock().unwrap().len();
+    limiter.set_shared_capacity(5_000).await.unwrap();
+    assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 5_100).await);
+    assert_eq!(acquired.lock().unwrap().len(), leases_before);
 
     limiter.set_shared_capacity(2_000).await.unwrap();
     assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 2_100).await);

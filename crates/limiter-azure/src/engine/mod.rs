@@ -160,6 +160,7 @@ impl Engine {
         while self.slots.len() < n {
             self.slots.push(Slot::Free { failed_at: None });
         }
+        self.refresh_capacity();
         self.expire(now);
         self.sync(now);
         self.shed(n);
@@ -255,15 +256,26 @@ impl Engine {
 
     /// Recomputes the held capacity and raises `capacity`.
     fn capacity_changed(&self) {
-        let held: u32 = self
-            .slots
+        self.shared
+            .held_capacity
+            .store(self.held_capacity(), Ordering::Release);
+        self.shared.emit_capacity();
+    }
+
+    /// Picks up partition sizes changed by a new shared capacity.
+    fn refresh_capacity(&self) {
+        if self.held_capacity() != self.shared.held_capacity.load(Ordering::Acquire) {
+            self.capacity_changed();
+        }
+    }
+
+    fn held_capacity(&self) -> u32 {
+        self.slots
             .iter()
             .enumerate()
             .filter(|(_, s)| matches!(s, Slot::Held(_)))
             .map(|(i, _)| self.shared.partition_size(i as u32))
-            .sum();
-        self.shared.held_capacity.store(held, Ordering::Release);
-        self.shared.emit_capacity();
+            .sum()
     }
 
     fn held_count(&self) -> u32 {
