@@ -46,6 +46,11 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 /// enough of the window has expired (it goes first then, ahead of cheaper ones). A
 /// lowered capacity applies from the next flush; releases already made still count.
 /// Without a limiter, releases are unlimited.
+///
+/// The allowance is not spread over the second: with a backlog, a whole second's
+/// capacity can leave in one flush, and the next leaves as that release leaves the
+/// window a second later. Datastores that meter per second (such as request units)
+/// accept this; the window guarantees the per-second total.
 #[derive(Debug, Clone)]
 pub struct Batcher {
     core: Arc<Core>,

@@ -92,6 +92,31 @@ impl WatcherBuilder {
     /// the max operation time does not apply (an audit resets accounting of batches that
     /// are never finished). The stream ends once the batcher has stopped and every batch
     /// released before has been received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use batcher::{Batcher, Operation, Watcher};
+    /// use futures::StreamExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let batcher = Batcher::builder().build()?;
+    /// let (watcher, mut batches) = Watcher::builder().max_batch_size(10).stream(&batcher);
+    /// batcher.start()?;
+    /// watcher.enqueue(Operation::new(7u32, 1)).await?;
+    /// batcher.flush();
+    ///
+    /// let batch = batches.next().await.unwrap();
+    /// assert_eq!(batch[0].payload(), &7);
+    /// assert_eq!(batcher.inflight(), 1);
+    /// batch.done();
+    /// assert_eq!(batcher.inflight(), 0);
+    /// batcher.stop().await;
+    /// assert!(batches.next().await.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn stream<T: Send + 'static>(self, batcher: &Batcher) -> (Watcher<T>, Batches<T>) {
         let (tx, rx) = unbounded_channel();
         let queue = Arc::new(self.queue(batcher, Sink::Stream(tx)));
