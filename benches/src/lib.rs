@@ -5,3 +5,4 @@
 
 pub mod azure;
 pub mod batcher;
+pub mod bbs;

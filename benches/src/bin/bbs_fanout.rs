@@ -1,0 +1,278 @@
+//! BBS hub fan-out over the real HTTP endpoint on loopback.
+//!
+//! Phase 1 (memory): the server's RSS growth per idle subscriber, with raw TCP subscribers.
+//! Phase 2 (load): `SUBSCRIBERS` clients of this crate subscribe to `/v1/events/lrp_instances.r1`
+//! and a producer emits `RATE` crash events per second for `DURATION`; reports delivered
+//! events/s, p50/p99 emit-to-receive latency and how many subscribers the hub cut off as slow.
+//!
+//! `--quick` runs 100 subscribers for 2 s. With `FLOWGATE_BENCH_OUT` set, one JSON object per
+//! figure is appended to that file.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bbs_events::client::{Client, SubscriptionError};
+use bbs_events::server::{Hub, Server};
+use flowgate_benches::bbs::{stamp_of, stamped_crash};
+use tokio_util::sync::CancellationToken;
+
+/// Latency histogram: 10 µs buckets up to 2 s, then one overflow bucket.
+struct Histogram {
+    buckets: Vec<AtomicU64>,
+}
+
+const BUCKET_US: u64 = 10;
+const BUCKETS: usize = 200_000;
+
+impl Histogram {
+    fn new() -> Self {
+        Histogram {
+            buckets: (0..=BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn record(&self, micros: u64) {
+        let i = ((micros / BUCKET_US) as usize).min(BUCKETS);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn quantile_ms(&self, q: f64) -> f64 {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return f64::NAN;
+        }
+        let target = (total as f64 * q).ceil() as u64;
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= target {
+                return ((i as u64 + 1) * BUCKET_US) as f64 / 1000.0;
+            }
+        }
+        f64::INFINITY
+    }
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+struct Report {
+    rows: Vec<(String, f64, String, String)>,
+}
+
+impl Report {
+    fn add(&mut self, metric: &str, value: f64, unit: &str, goal: &str) {
+        self.rows
+            .push((metric.to_owned(), value, unit.to_owned(), goal.to_owned()));
+    }
+
+    fn finish(&self) {
+        println!("{:<44} {:>14} {:<10} goal", "metric", "value", "unit");
+        for (metric, value, unit, goal) in &self.rows {
+            println!("{metric:<44} {value:>14.2} {unit:<10} {goal}");
+        }
+        let Ok(path) = std::env::var("FLOWGATE_BENCH_OUT") else {
+            return;
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("FLOWGATE_BENCH_OUT is writable");
+        for (metric, value, unit, goal) in &self.rows {
+            let value = if value.is_finite() { *value } else { -1.0 };
+            writeln!(
+                file,
+                "{{\"bench\":\"bbs_fanout\",\"metric\":\"{metric}\",\"value\":{value:.3},\"unit\":\"{unit}\",\"goal\":\"{goal}\"}}"
+            )
+            .expect("FLOWGATE_BENCH_OUT is writable");
+        }
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let subscribers: usize = if quick { 100 } else { 1000 };
+    let rate: u64 = 10_000;
+    let duration = if quick {
+        Duration::from_secs(2)
+    } else {
+        Duration::from_secs(10)
+    };
+    println!(
+        "bbs_fanout ({}): {subscribers} subscribers, {rate} events/s for {:?} on 127.0.0.1",
+        if quick { "quick" } else { "full" },
+        duration
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut report = Report { rows: Vec::new() };
+    runtime.block_on(memory_phase(subscribers, &mut report));
+    runtime.block_on(load_phase(subscribers, rate, duration, &mut report));
+    report.finish();
+}
+
+async fn start_server() -> (Hub, String, CancellationToken) {
+    let hub = Hub::new();
+    let server = Server::builder(hub.clone())
+        .bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = server.local_addr();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+    (hub, addr.to_string(), shutdown)
+}
+
+async fn wait_for(hub: &Hub, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while hub.subscriber_count() < n {
+        assert!(
+            Instant::now() < deadline,
+            "subscribers did not connect in time"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn memory_phase(subscribers: usize, report: &mut Report) {
+    let (hub, addr, shutdown) = start_server().await;
+    let before = rss_bytes();
+    let conns: Vec<std::net::TcpStream> = (0..subscribers)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+            s.write_all(b"GET /v1/events.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 0\r\n\r\n")
+                .expect("request");
+            s
+        })
+        .collect();
+    wait_for(&hub, subscribers).await;
+    let after = rss_bytes();
+    let per = after.saturating_sub(before) as f64 / subscribers as f64 / 1024.0;
+    report.add("server RSS per idle subscriber", per, "KiB", "(report)");
+    drop(conns);
+    shutdown.cancel();
+    hub.close();
+}
+
+async fn load_phase(subscribers: usize, rate: u64, duration: Duration, report: &mut Report) {
+    let (hub, addr, shutdown) = start_server().await;
+    let client = Client::new(&format!("http://{addr}")).expect("client");
+    let base = Instant::now();
+    let histogram = Arc::new(Histogram::new());
+    let delivered = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..subscribers {
+        let mut sub = client
+            .subscribe_to_instance_events()
+            .await
+            .expect("subscribe");
+        let histogram = Arc::clone(&histogram);
+        let delivered = Arc::clone(&delivered);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match sub.next().await {
+                    Ok(received) => {
+                        if let Some(stamp) = stamp_of(&received.event) {
+                            let now = base.elapsed().as_nanos() as i64;
+                            histogram.record(((now - stamp).max(0) / 1000) as u64);
+                        }
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(SubscriptionError::EndOfStream) => {
+                        // The hub ends a stream early only for a slow subscriber.
+                        break;
+                    }
+                    Err(SubscriptionError::Closed) => break,
+                    Err(_) => {}
+                }
+            }
+            sub.close();
+        }));
+    }
+    wait_for(&hub, subscribers).await;
+    let start = Instant::now();
+    let mut seq = 0u64;
+    let mut ticker = tokio::time::interval(Duration::from_millis(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    while start.elapsed() < duration {
+        ticker.tick().await;
+        let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+        while seq < due {
+            let stamp = base.elapsed().as_nanos() as i64;
+            if hub.emit(stamped_crash(seq, stamp)).is_err() {
+                break;
+            }
+            seq += 1;
+        }
+    }
+    let emitted = seq;
+    let remaining = hub.subscriber_count();
+    // Let in-flight events drain, then end every stream.
+    let drain_deadline = Instant::now() + Duration::from_secs(5);
+    let target = emitted * remaining as u64;
+    while delivered.load(Ordering::Relaxed) < target && Instant::now() < drain_deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    hub.close();
+    shutdown.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let delivered = delivered.load(Ordering::Relaxed) as f64;
+    report.add(
+        "events emitted per second",
+        emitted as f64 / duration.as_secs_f64(),
+        "ev/s",
+        "10000",
+    );
+    report.add(
+        "delivered events per second (all subscribers)",
+        delivered / elapsed,
+        "ev/s",
+        "(report)",
+    );
+    report.add(
+        "delivered / (emitted x subscribers)",
+        100.0 * delivered / (emitted as f64 * subscribers as f64),
+        "%",
+        "100",
+    );
+    report.add(
+        "subscribers cut off as slow",
+        (subscribers - remaining) as f64,
+        "count",
+        "0",
+    );
+    report.add(
+        "emit-to-receive latency p50",
+        histogram.quantile_ms(0.50),
+        "ms",
+        "(report)",
+    );
+    report.add(
+        "emit-to-receive latency p99",
+        histogram.quantile_ms(0.99),
+        "ms",
+        "< 50",
+    );
+}
