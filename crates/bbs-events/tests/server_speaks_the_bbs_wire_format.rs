@@ -287,3 +287,42 @@ async fn cell_filtering_keeps_desired_events_and_the_cells_own_instances() {
     );
     server.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn the_opt_in_replay_window_resumes_after_last_event_id() {
+    let hub = Hub::builder().replay_window(16).build();
+    let server = Server::builder(hub.clone())
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+    for guid in ["d0", "d1", "d2"] {
+        hub.emit(desired(guid)).unwrap();
+    }
+    // A client that saw id 0 before its connection broke gets 1 and 2, with the hub's ids.
+    let mut stream = raw_request(
+        addr,
+        b"GET /v1/events.r1 HTTP/1.1\r\nHost: bbs\r\nLast-Event-ID: 0\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    let mut got = Vec::new();
+    support::within(
+        5,
+        "replayed events",
+        support::read_until(
+            &mut stream,
+            b"id: 2\nevent: desired_lrp_created\n",
+            &mut got,
+        ),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("id: 1\nevent: desired_lrp_created\n"),
+        "{text}"
+    );
+    assert!(!text.contains("id: 0\n"), "{text}");
+    shutdown.cancel();
+}

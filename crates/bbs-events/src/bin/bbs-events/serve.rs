@@ -6,6 +6,7 @@ use base64::Engine as _;
 use bbs_events::server::{Hub, Server, ServerTls};
 use bbs_events::{Event, EventType};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -101,20 +102,33 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     if let Some(rate) = args.synthetic {
         let hub = hub.clone();
         let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let mut generator = crate::synthetic::Generator::new();
-            let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    _ = ticker.tick() => {}
-                }
-                if hub.emit(generator.next_event()).is_err() {
-                    break;
+        tokio::spawn(
+            async move {
+                let mut generator = crate::synthetic::Generator::new();
+                // Timers tick at most every millisecond, so each tick emits what is due by then.
+                let period = Duration::from_secs_f64((1.0 / rate).max(0.001));
+                let mut ticker = tokio::time::interval(period);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                let start = tokio::time::Instant::now();
+                let mut sent: u64 = 0;
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        _ = ticker.tick() => {}
+                    }
+                    let due = (start.elapsed().as_secs_f64() * rate) as u64;
+                    // After a stall, skip ahead rather than bursting more than a second's worth.
+                    sent = sent.max(due.saturating_sub(rate.ceil() as u64));
+                    while sent < due {
+                        if hub.emit(generator.next_event()).is_err() {
+                            return;
+                        }
+                        sent += 1;
+                    }
                 }
             }
-        });
+            .in_current_span(),
+        );
     }
     let signal = shutdown.clone();
     tokio::spawn(async move {
