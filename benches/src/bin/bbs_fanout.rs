@@ -5,6 +5,7 @@
 //! and a producer emits `RATE` crash events per second for `DURATION`; reports delivered
 //! events/s, p50/p99 emit-to-receive latency and how many subscribers the hub cut off as slow.
 //!
+//! The load is then repeated with 10 subscribers, to show the latency of an unsaturated hub.
 //! `--quick` runs 100 subscribers for 2 s. With `FLOWGATE_BENCH_OUT` set, one JSON object per
 //! figure is appended to that file.
 
@@ -126,7 +127,9 @@ fn main() {
         .expect("runtime");
     let mut report = Report { rows: Vec::new() };
     runtime.block_on(memory_phase(subscribers, &mut report));
-    runtime.block_on(load_phase(subscribers, rate, duration, &mut report));
+    runtime.block_on(load_phase(subscribers, rate, duration, &mut report, ""));
+    // The same load for a handful of subscribers, for the latency of an unsaturated hub.
+    runtime.block_on(load_phase(10, rate, duration, &mut report, "10 subs: "));
     report.finish();
 }
 
@@ -173,7 +176,13 @@ async fn memory_phase(subscribers: usize, report: &mut Report) {
     hub.close();
 }
 
-async fn load_phase(subscribers: usize, rate: u64, duration: Duration, report: &mut Report) {
+async fn load_phase(
+    subscribers: usize,
+    rate: u64,
+    duration: Duration,
+    report: &mut Report,
+    label: &str,
+) {
     let (hub, addr, shutdown) = start_server().await;
     let client = Client::new(&format!("http://{addr}")).expect("client");
     let base = Instant::now();
@@ -240,37 +249,37 @@ async fn load_phase(subscribers: usize, rate: u64, duration: Duration, report: &
     }
     let delivered = delivered.load(Ordering::Relaxed) as f64;
     report.add(
-        "events emitted per second",
+        &format!("{label}events emitted per second"),
         emitted as f64 / duration.as_secs_f64(),
         "ev/s",
         "10000",
     );
     report.add(
-        "delivered events per second (all subscribers)",
+        &format!("{label}delivered events per second (all subscribers)"),
         delivered / elapsed,
         "ev/s",
         "(report)",
     );
     report.add(
-        "delivered / (emitted x subscribers)",
+        &format!("{label}delivered / (emitted x subscribers)"),
         100.0 * delivered / (emitted as f64 * subscribers as f64),
         "%",
         "100",
     );
     report.add(
-        "subscribers cut off as slow",
+        &format!("{label}subscribers cut off as slow"),
         (subscribers - remaining) as f64,
         "count",
         "0",
     );
     report.add(
-        "emit-to-receive latency p50",
+        &format!("{label}emit-to-receive latency p50"),
         histogram.quantile_ms(0.50),
         "ms",
         "(report)",
     );
     report.add(
-        "emit-to-receive latency p99",
+        &format!("{label}emit-to-receive latency p99"),
         histogram.quantile_ms(0.99),
         "ms",
         "< 50",
