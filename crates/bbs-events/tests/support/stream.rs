@@ -77,7 +77,9 @@ impl Conn {
     pub fn header(&self, name: &str) -> Option<String> {
         self.head.lines().skip(1).find_map(|line| {
             let (n, v) = line.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
         })
     }
 
@@ -155,7 +157,11 @@ pub async fn read_until(stream: &mut TcpStream, pattern: &[u8], into: &mut Vec<u
     let mut byte = [0u8; 4096];
     while !into.windows(pattern.len()).any(|w| w == pattern) {
         let n = stream.read(&mut byte).await.expect("read");
-        assert!(n > 0, "connection closed before {:?}", String::from_utf8_lossy(pattern));
+        assert!(
+            n > 0,
+            "connection closed before {:?}",
+            String::from_utf8_lossy(pattern)
+        );
         into.extend_from_slice(&byte[..n]);
     }
 }
