@@ -34,6 +34,9 @@ pub use self::tls::ServerTls;
 
 use crate::Event;
 
+/// How long [`Server::run`] waits, after shutdown, for open streams to write their last chunk.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Builds a [`Server`].
 #[derive(Debug)]
 #[must_use = "a builder does nothing until `bind` is called"]
@@ -136,7 +139,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` is cancelled; then every open stream ends with the terminating
-    /// chunk and the connections close.
+    /// chunk and the connections close (waiting at most [`SHUTDOWN_GRACE`] for them).
     ///
     /// # Errors
     ///
@@ -177,7 +180,18 @@ impl Server {
             );
         }
         connections.close();
-        connections.wait().await;
+        // Every stream ends with its terminating chunk; a peer that stopped reading could hold
+        // that write forever, so the wait is bounded.
+        if tokio::time::timeout(SHUTDOWN_GRACE, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = connections.len(),
+                grace = ?SHUTDOWN_GRACE,
+                "connections still open after the shutdown grace period; leaving them to close"
+            );
+        }
         tracing::info!(addr = %self.local_addr, "BBS event server stopped");
         Ok(())
     }
