@@ -13,6 +13,8 @@
 //! * [`server`]: a fan-out [`Hub`](server::Hub) with bounded per-subscriber queues and an HTTP
 //!   [`Server`](server::Server) for the BBS routes, headers and framing, with optional mutual TLS.
 //! * [`sse`]: the incremental SSE parser (bounded memory) and the server's SSE writer.
+//! * [`synthetic`]: a made-up but realistic stream of LRP lifecycle events for demos and load
+//!   tests.
 //!
 //! # Feature flags
 //!
@@ -61,6 +63,7 @@ mod event;
 pub mod models;
 pub mod server;
 pub mod sse;
+pub mod synthetic;
 
 #[doc(inline)]
 pub use crate::event::{CellFilterError, DecodeError, Event, EventType, UnknownEventType};

@@ -6,7 +6,6 @@
 //!   routes; the bound address is printed on stderr.
 
 mod serve;
-mod synthetic;
 mod tail;
 
 use std::process::ExitCode;

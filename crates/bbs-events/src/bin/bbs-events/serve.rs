@@ -104,7 +104,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         let shutdown = shutdown.clone();
         tokio::spawn(
             async move {
-                let mut generator = crate::synthetic::Generator::new();
+                let mut generator = bbs_events::synthetic::SyntheticEvents::new(7);
                 // Timers tick at most every millisecond, so each tick emits what is due by then.
                 let period = Duration::from_secs_f64((1.0 / rate).max(0.001));
                 let mut ticker = tokio::time::interval(period);

@@ -1,10 +1,11 @@
-//! A made-up but realistic stream of LRP lifecycle events for `serve --synthetic`.
+//! A made-up but realistic stream of LRP lifecycle events, for demos, load tests and
+//! `bbs-events serve --synthetic`.
 
 use std::collections::VecDeque;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bbs_events::Event;
-use bbs_events::models::{
+use crate::Event;
+use crate::models::{
     ActualLrp, ActualLrpCrashedEvent, ActualLrpInfo, ActualLrpInstanceChangedEvent,
     ActualLrpInstanceCreatedEvent, ActualLrpInstanceKey, ActualLrpInstanceRemovedEvent,
     ActualLrpKey, ActualLrpNetInfo, DesiredLrp, DesiredLrpCreatedEvent, DesiredLrpRemovedEvent,
@@ -12,12 +13,34 @@ use bbs_events::models::{
 };
 use bytes::Bytes;
 
-/// Produces app lifecycles one event at a time: desire an app, start its instances
-/// (UNCLAIMED → CLAIMED → RUNNING), sometimes crash one, then remove everything.
-pub(crate) struct Generator {
+/// An endless stream of app lifecycles, one event at a time: desire an app, start its
+/// instances (UNCLAIMED → CLAIMED → RUNNING), sometimes crash one, then remove everything.
+///
+/// The stream is the same for the same seed. Events are what the instance route carries:
+/// desired-LRP, actual-LRP instance and crash events.
+///
+/// # Examples
+///
+/// ```
+/// use bbs_events::EventType;
+/// use bbs_events::synthetic::SyntheticEvents;
+///
+/// let mut events = SyntheticEvents::new(7).with_cells(2);
+/// let first = events.next_event();
+/// assert_eq!(first.event_type(), EventType::DesiredLrpCreated);
+/// // Claimed instances are placed on cell-0 or cell-1, so each change passes exactly one
+/// // cell's filter.
+/// let changed = events
+///     .find(|e| e.event_type() == EventType::ActualLrpInstanceChanged)
+///     .unwrap();
+/// assert!(changed.matches_cell("cell-0").unwrap() != changed.matches_cell("cell-1").unwrap());
+/// ```
+#[derive(Debug)]
+pub struct SyntheticEvents {
     queue: VecDeque<Event>,
     app: u64,
     rng: fastrand::Rng,
+    cells: Option<u32>,
 }
 
 fn b(s: impl Into<String>) -> Bytes {
@@ -30,16 +53,28 @@ fn now_nanos() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-impl Generator {
-    pub(crate) fn new() -> Generator {
-        Generator {
+impl SyntheticEvents {
+    /// A stream seeded with `seed`; instances are spread over cells named like
+    /// `cell-z1-7` (three zones of twenty cells).
+    pub fn new(seed: u64) -> SyntheticEvents {
+        SyntheticEvents {
             queue: VecDeque::new(),
             app: 0,
-            rng: fastrand::Rng::with_seed(7),
+            rng: fastrand::Rng::with_seed(seed),
+            cells: None,
         }
     }
 
-    pub(crate) fn next_event(&mut self) -> Event {
+    /// Places instances on `cells` cells named `cell-0`, `cell-1`, …, so that a consumer
+    /// per cell can subscribe with a cell filter. Zero keeps the default naming.
+    #[must_use]
+    pub fn with_cells(mut self, cells: u32) -> SyntheticEvents {
+        self.cells = (cells > 0).then_some(cells);
+        self
+    }
+
+    /// The next event.
+    pub fn next_event(&mut self) -> Event {
         loop {
             if let Some(event) = self.queue.pop_front() {
                 return event;
@@ -85,7 +120,10 @@ impl Generator {
                 index,
                 domain: b("cf-apps"),
             };
-            let cell = format!("cell-z{}-{}", index % 3 + 1, self.rng.u8(0..20));
+            let cell = match self.cells {
+                Some(n) => format!("cell-{}", self.rng.u32(0..n)),
+                None => format!("cell-z{}-{}", index % 3 + 1, self.rng.u8(0..20)),
+            };
             let instance_key = ActualLrpInstanceKey {
                 instance_guid: b(format!("{guid}-i{index}")),
                 cell_id: b(cell),
@@ -175,5 +213,13 @@ impl Generator {
                 },
             ));
         }
+    }
+}
+
+impl Iterator for SyntheticEvents {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        Some(self.next_event())
     }
 }
