@@ -1,0 +1,299 @@
+//! The pipeline: a local BBS server with synthetic traffic, one consumer per instance
+//! subscribed with the BBS client, a batcher per instance, and a rate-limited "datastore".
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use flowgate::batcher::{BatchMetadata, Batcher, Operation, Watcher};
+use flowgate::bbs::client::Client;
+use flowgate::bbs::server::{Hub, Server};
+use flowgate::bbs::synthetic::SyntheticEvents;
+use flowgate::bbs::{Event, EventType};
+use flowgate::events::{EventName, RateLimiter, SourceError};
+use flowgate::limiter::azure::{AzureSharedResource, Credentials};
+use flowgate::limiter::provisioned::ProvisionedResource;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::LimiterKind;
+use crate::record::Recorder;
+use crate::view;
+
+/// The run's settings, from the command line.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) limiter: LimiterKind,
+    pub(crate) instances: usize,
+    pub(crate) capacity: u32,
+    pub(crate) rate: u32,
+    pub(crate) duration: Duration,
+}
+
+impl Config {
+    /// Each instance's reserved capacity with the Azure limiter (2% of the shared one).
+    pub(crate) fn reserved(&self) -> u32 {
+        match self.limiter {
+            LimiterKind::Provisioned => 0,
+            LimiterKind::Azure => (self.capacity / 50).max(1),
+        }
+    }
+
+    /// The most all instances together may ever spend in one second.
+    pub(crate) fn limit(&self) -> u64 {
+        match self.limiter {
+            // Split evenly; the remainder is left unused so the sum never exceeds it.
+            LimiterKind::Provisioned => {
+                u64::from(self.capacity / self.instances as u32) * self.instances as u64
+            }
+            LimiterKind::Azure => {
+                u64::from(self.capacity) + u64::from(self.reserved()) * self.instances as u64
+            }
+        }
+    }
+}
+
+/// What a finished run hands to the report.
+#[derive(Debug)]
+pub(crate) struct Run {
+    pub(crate) recorder: Arc<Recorder>,
+    pub(crate) max_capacity: Vec<u32>,
+    pub(crate) traffic_end: Duration,
+    pub(crate) end: Duration,
+    pub(crate) unsent: usize,
+}
+
+/// The cost of writing an event to the datastore: crashes cost most.
+fn cost_of(kind: EventType) -> u32 {
+    match kind {
+        EventType::ActualLrpCrashed => 8,
+        EventType::DesiredLrpCreated => 4,
+        EventType::DesiredLrpChanged => 3,
+        EventType::DesiredLrpRemoved | EventType::ActualLrpInstanceCreated => 2,
+        _ => 1,
+    }
+}
+
+struct Instance {
+    limiter: Arc<dyn RateLimiter>,
+    batcher: Batcher,
+    consumer: JoinHandle<()>,
+}
+
+pub(crate) async fn run(config: &Config) -> Result<Run> {
+    let recorder = Arc::new(Recorder::new(config.instances));
+
+    // The BBS side: a hub, the SSE endpoint on loopback, and synthetic traffic.
+    let hub = Hub::new();
+    let server = Server::builder(hub.clone())
+        .bind("127.0.0.1:0")
+        .await
+        .context("starting the BBS event server")?;
+    let url = format!("http://{}", server.local_addr());
+    let server_stop = CancellationToken::new();
+    let server_task = tokio::spawn(server.run(server_stop.clone()));
+
+    let mut instances = Vec::with_capacity(config.instances);
+    for index in 0..config.instances {
+        instances.push(start_instance(index, config, &url, &recorder).await?);
+    }
+    wait_for(Duration::from_secs(10), || {
+        hub.subscriber_count() >= config.instances
+    })
+    .await
+    .context("the consumers did not subscribe within 10 s")?;
+
+    let limiters: Vec<Arc<dyn RateLimiter>> = instances.iter().map(|i| i.limiter.clone()).collect();
+    let batchers: Vec<Batcher> = instances.iter().map(|i| i.batcher.clone()).collect();
+    let view_stop = CancellationToken::new();
+    let view_task = tokio::spawn(view::run(
+        recorder.clone(),
+        limiters.clone(),
+        batchers.clone(),
+        config.clone(),
+        view_stop.clone(),
+    ));
+
+    // Traffic swings between 20% and 180% of the mean rate, so that demand rises above the
+    // capacity for a while and the batcher has to hold operations back.
+    let cells = config.instances;
+    let mut events = SyntheticEvents::new(7).with_cells(cells as u32);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut owed = 0.0f64;
+    let period = config.duration.as_secs_f64().min(12.0);
+    let traffic_start = recorder.start.elapsed();
+    loop {
+        tick.tick().await;
+        let t = recorder.start.elapsed() - traffic_start;
+        if t >= config.duration {
+            break;
+        }
+        let phase = (t.as_secs_f64() / period) * std::f64::consts::TAU;
+        owed += f64::from(config.rate) * (1.0 - 0.8 * phase.cos()) * 0.01;
+        while owed >= 1.0 {
+            owed -= 1.0;
+            hub.emit(events.next_event())
+                .context("emitting a BBS event")?;
+            recorder.emitted.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let traffic_end = recorder.start.elapsed();
+
+    // Closing the hub ends every stream with a terminating chunk; the consumers see a clean
+    // end of stream once they have read everything.
+    hub.close();
+    for instance in &mut instances {
+        tokio::time::timeout(Duration::from_secs(10), &mut instance.consumer)
+            .await
+            .context("a consumer did not finish reading within 10 s")??;
+    }
+    // Let the batchers deliver what is queued, then stop them and the limiters.
+    let drained = wait_for(Duration::from_secs(15), || {
+        batchers
+            .iter()
+            .all(|b| b.needs_capacity() == 0 && b.inflight() == 0)
+    })
+    .await;
+    if drained.is_err() {
+        eprintln!("demo: the queue did not drain within 15 s; stopping with operations left");
+    }
+    let end = recorder.start.elapsed();
+    let mut unsent = 0;
+    for instance in &instances {
+        unsent += instance.batcher.stop().await.unsent;
+        if let Err(e) = instance.limiter.stop().await {
+            eprintln!("demo: stopping a limiter: {e}");
+        }
+    }
+    view_stop.cancel();
+    let _ = view_task.await;
+    server_stop.cancel();
+    let _ = server_task.await;
+
+    Ok(Run {
+        max_capacity: limiters.iter().map(|l| l.max_capacity()).collect(),
+        recorder,
+        traffic_end,
+        end,
+        unsent,
+    })
+}
+
+async fn start_instance(
+    index: usize,
+    config: &Config,
+    url: &str,
+    recorder: &Arc<Recorder>,
+) -> Result<Instance> {
+    let limiter: Arc<dyn RateLimiter> = match config.limiter {
+        LimiterKind::Provisioned => Arc::new(ProvisionedResource::new(
+            config.capacity / config.instances as u32,
+        )),
+        LimiterKind::Azure => Arc::new(azure_limiter(config)?),
+    };
+    limiter
+        .provision()
+        .await
+        .with_context(|| format!("provisioning instance {index}'s limiter"))?;
+    limiter.start().await?;
+
+    let batcher = Batcher::builder()
+        .rate_limiter(limiter.clone())
+        .emit_batch(true)
+        .build()?;
+    let rec = recorder.clone();
+    batcher.emitter().add_listener(move |event| {
+        if event.name() == EventName::Batch {
+            if let Some(meta) = event.metadata::<BatchMetadata>() {
+                let cost = meta.operations.iter().map(|o| u64::from(o.cost)).sum();
+                rec.release(event.at(), index, cost);
+            }
+        }
+    });
+    batcher.start()?;
+
+    // The "datastore write": a few milliseconds per batch.
+    let rec = recorder.clone();
+    let watcher: Watcher<Event> = Watcher::builder().max_batch_size(50).callback(
+        &batcher,
+        move |batch: Vec<Operation<Event>>| {
+            let rec = rec.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(2 + batch.len() as u64 / 10)).await;
+                let c = &rec.instances[index];
+                let cost: u64 = batch.iter().map(|op| u64::from(op.cost())).sum();
+                c.batches.fetch_add(1, Ordering::Relaxed);
+                c.delivered.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                c.delivered_cost.fetch_add(cost, Ordering::Relaxed);
+            }
+        },
+    );
+
+    let client = Client::new(url)?;
+    let mut subscription = if config.instances > 1 {
+        client
+            .subscribe_to_instance_events_by_cell_id(&format!("cell-{index}"))
+            .await?
+    } else {
+        client.subscribe_to_instance_events().await?
+    };
+    let rec = recorder.clone();
+    let consumer = tokio::spawn(async move {
+        let counters = &rec.instances[index];
+        loop {
+            match subscription.next().await {
+                Ok(received) => {
+                    counters.received.fetch_add(1, Ordering::Relaxed);
+                    let kind = received.event.event_type();
+                    let op = Operation::new(received.event, cost_of(kind))
+                        // A crash is written on its own, as soon as capacity allows.
+                        .with_batchable(kind != EventType::ActualLrpCrashed);
+                    match watcher.enqueue(op).await {
+                        Ok(()) => counters.enqueued.fetch_add(1, Ordering::Relaxed),
+                        Err(e) => {
+                            eprintln!("demo: instance {index}: operation refused: {e}");
+                            counters.refused.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+                Err(e) if e.is_terminal() => break,
+                Err(e) => {
+                    eprintln!("demo: instance {index}: {e}");
+                    counters.stream_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    Ok(Instance {
+        limiter,
+        batcher,
+        consumer,
+    })
+}
+
+fn azure_limiter(config: &Config) -> Result<AzureSharedResource> {
+    let connection = std::env::var("AZURE_STORAGE_CONNECTION_STRING").context(
+        "AZURE_STORAGE_CONNECTION_STRING is not set: run `cargo xtask demo --limiter azure`, \
+         which starts a local Azurite and sets it",
+    )?;
+    // One container per run, so that leases from an earlier run never get in the way.
+    let container = format!("flowgate-demo-{}", std::process::id());
+    Ok(AzureSharedResource::builder()
+        .credentials(Credentials::ConnectionString(connection))
+        .container(container)
+        .shared_capacity(config.capacity)
+        .factor((config.capacity / 20).max(1))
+        .reserved_capacity(config.reserved())
+        .build()?)
+}
+
+async fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> Result<()> {
+    tokio::time::timeout(limit, async {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .context("timed out")
+}
