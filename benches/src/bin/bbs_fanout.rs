@@ -128,6 +128,9 @@ fn main() {
     let mut report = Report { rows: Vec::new() };
     runtime.block_on(memory_phase(subscribers, &mut report));
     runtime.block_on(load_phase(subscribers, rate, duration, &mut report, ""));
+    // The server alone, with raw TCP readers that only count events, to separate the server's
+    // cost from the clients' decoding.
+    runtime.block_on(server_only_phase(subscribers, rate, duration, &mut report));
     // The same load for a handful of subscribers, for the latency of an unsaturated hub.
     runtime.block_on(load_phase(10, rate, duration, &mut report, "10 subs: "));
     report.finish();
@@ -283,5 +286,83 @@ async fn load_phase(
         histogram.quantile_ms(0.99),
         "ms",
         "< 50",
+    );
+}
+
+async fn server_only_phase(subscribers: usize, rate: u64, duration: Duration, report: &mut Report) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (hub, addr, shutdown) = start_server().await;
+    let delivered = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..subscribers {
+        let mut stream = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .expect("request");
+        let delivered = Arc::clone(&delivered);
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut last_was_lf = false;
+            loop {
+                let n = match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let mut events = 0;
+                for &b in &buf[..n] {
+                    if b == b'\n' {
+                        if last_was_lf {
+                            events += 1;
+                        }
+                        last_was_lf = true;
+                    } else {
+                        last_was_lf = false;
+                    }
+                }
+                delivered.fetch_add(events, Ordering::Relaxed);
+            }
+        }));
+    }
+    wait_for(&hub, subscribers).await;
+    let start = Instant::now();
+    let mut seq = 0u64;
+    let mut ticker = tokio::time::interval(Duration::from_millis(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    while start.elapsed() < duration {
+        ticker.tick().await;
+        let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+        while seq < due {
+            let _ = hub.emit(stamped_crash(seq, 0));
+            seq += 1;
+        }
+    }
+    let remaining = hub.subscriber_count();
+    let elapsed = start.elapsed().as_secs_f64();
+    hub.close();
+    shutdown.cancel();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let delivered = delivered.load(Ordering::Relaxed) as f64;
+    report.add(
+        "server only: delivered events per second",
+        delivered / elapsed,
+        "ev/s",
+        "(report)",
+    );
+    report.add(
+        "server only: delivered / (emitted x subscribers)",
+        100.0 * delivered / (seq as f64 * subscribers as f64),
+        "%",
+        "100",
+    );
+    report.add(
+        "server only: subscribers cut off as slow",
+        (subscribers - remaining) as f64,
+        "count",
+        "0",
     );
 }

@@ -1,7 +1,8 @@
 //! The HTTP handler of the event routes: request parsing, headers and the SSE body.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -26,6 +27,21 @@ pub(crate) struct Routes {
     pub(crate) hub: Hub,
     pub(crate) preload: Arc<[Arc<EncodedEvent>]>,
     pub(crate) shutdown: CancellationToken,
+    /// The hub ids of the streams this server has open, ended through the hub at shutdown so
+    /// that a stream's hot path waits on its queue alone.
+    pub(crate) live: Arc<Mutex<HashSet<u64>>>,
+}
+
+impl Routes {
+    /// Ends every open stream with its terminating chunk.
+    pub(crate) fn end_streams(&self) {
+        let ids: Vec<u64> = lock_live(&self.live).drain().collect();
+        self.hub.disconnect(ids);
+    }
+}
+
+fn lock_live(live: &Mutex<HashSet<u64>>) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+    live.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The cell id of an `EventsByCellId` body (field 1, a string; other fields skipped).
@@ -93,6 +109,13 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
             return plain(StatusCode::SERVICE_UNAVAILABLE, "event hub closed\n");
         }
     };
+    lock_live(&routes.live).insert(subscription.id());
+    // Checked after registering, so that a shutdown racing with this request either is seen here
+    // or finds the stream in the live set.
+    if routes.shutdown.is_cancelled() {
+        lock_live(&routes.live).remove(&subscription.id());
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "server shutting down\n");
+    }
     tracing::debug!(?route, "event stream opened");
     let state = StreamState {
         preload: Arc::clone(&routes.preload),
@@ -101,7 +124,7 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
         subscription,
         next_id: 0,
         hub_ids: replaying,
-        shutdown: routes.shutdown.clone(),
+        live: Arc::clone(&routes.live),
     };
     let stream = futures::stream::unfold(state, |mut state| async move {
         let bytes = state.next_chunk().await?;
@@ -136,7 +159,13 @@ struct StreamState {
     subscription: HubSubscription,
     next_id: u64,
     hub_ids: bool,
-    shutdown: CancellationToken,
+    live: Arc<Mutex<HashSet<u64>>>,
+}
+
+impl Drop for StreamState {
+    fn drop(&mut self) {
+        lock_live(&self.live).remove(&self.subscription.id());
+    }
 }
 
 impl StreamState {
@@ -153,18 +182,11 @@ impl StreamState {
                 }
             }
         }
-        let event = tokio::select! {
-            biased;
-            () = self.shutdown.cancelled() => {
-                tracing::debug!("event stream ended by server shutdown");
-                return None;
-            }
-            event = self.subscription.recv() => event,
-        };
+        let event = self.subscription.recv().await;
         match event {
             Ok(event) => Some(self.frame(&event, self.hub_ids)),
             Err(HubError::Closed) => {
-                tracing::debug!("event stream ended: hub closed");
+                tracing::debug!("event stream ended: hub closed or server shutting down");
                 None
             }
             Err(error) => {

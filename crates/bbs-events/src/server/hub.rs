@@ -333,6 +333,22 @@ impl Hub {
         }
     }
 
+    /// Ends the given subscriptions as if the hub had closed for them: each receives what is
+    /// queued, then [`HubError::Closed`].
+    pub(crate) fn disconnect(&self, ids: impl IntoIterator<Item = u64>) {
+        let count = {
+            let mut state = self.lock();
+            let before = state.subscribers.len();
+            for id in ids {
+                state.subscribers.remove(&id);
+            }
+            (state.subscribers.len() != before).then_some(state.subscribers.len())
+        };
+        if let Some(count) = count {
+            self.notify(count);
+        }
+    }
+
     /// Whether the hub is closed.
     pub fn is_closed(&self) -> bool {
         self.lock().closed
@@ -374,6 +390,11 @@ impl fmt::Debug for HubSubscription {
 }
 
 impl HubSubscription {
+    /// The hub's id of this subscription.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
     /// Waits for the next event.
     ///
     /// # Errors

@@ -149,6 +149,7 @@ impl Server {
             hub: self.hub.clone(),
             preload: self.preload,
             shutdown: shutdown.clone(),
+            live: Arc::default(),
         };
         tracing::info!(addr = %self.local_addr, tls = self.tls.is_some(), "BBS event server listening");
         let connections = tokio_util::task::TaskTracker::new();
@@ -179,6 +180,7 @@ impl Server {
                 .instrument(span),
             );
         }
+        routes.end_streams();
         connections.close();
         // Every stream ends with its terminating chunk; a peer that stopped reading could hold
         // that write forever, so the wait is bounded.
