@@ -164,6 +164,45 @@ fn check_crate_graph() -> Result<()> {
         }
     }
     eprintln!("xtask: no implementation crate depends on a sibling");
+
+    // The facade without its network features must not pull in the Azure SDK or HTTP.
+    let out = cmd::cargo()
+        .args([
+            "tree",
+            "--package",
+            "flowgate",
+            "--no-default-features",
+            "--features",
+            "batcher,provisioned",
+        ])
+        .args(["--edges", "normal", "--prefix", "none", "--format", "{p}"])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "cargo tree -p flowgate failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let tree = String::from_utf8_lossy(&out.stdout);
+    for heavy in [
+        "azure_core",
+        "reqwest",
+        "hyper",
+        "limiter-azure",
+        "bbs-events",
+    ] {
+        if tree
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(heavy))
+        {
+            bail!(
+                "flowgate with only `batcher,provisioned` depends on `{heavy}`; keep it behind its feature"
+            );
+        }
+    }
+    eprintln!(
+        "xtask: flowgate --features batcher,provisioned builds without the Azure and HTTP stacks"
+    );
     Ok(())
 }
 

@@ -16,12 +16,48 @@
 //!
 //! # Examples
 //!
+//! Batch operations under a provisioned capacity of 100 cost units per second, and watch
+//! the batches go by:
+//!
 //! ```
+//! # #[cfg(all(feature = "batcher", feature = "provisioned"))]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
 //! use flowgate::prelude::*;
 //!
-//! let emitter = Emitter::new("example");
-//! emitter.add_listener(|event| println!("{event}"));
-//! emitter.emit(EventName::Capacity, 1000);
+//! let limiter = Arc::new(ProvisionedResource::new(100));
+//! limiter.start().await?;
+//! let batcher = Batcher::builder()
+//!     .rate_limiter(limiter.clone())
+//!     .emit_batch(true)
+//!     .build()?;
+//! batcher.emitter().add_listener(|event| println!("{event}"));
+//! batcher.start()?;
+//!
+//! let (written_tx, mut written) = tokio::sync::mpsc::unbounded_channel();
+//! let watcher = Watcher::builder()
+//!     .max_batch_size(10)
+//!     .callback(&batcher, move |batch: Vec<Operation<u32>>| {
+//!         let written_tx = written_tx.clone();
+//!         async move {
+//!             let _ = written_tx.send(batch.len());
+//!         }
+//!     });
+//! for id in 0..25 {
+//!     watcher.enqueue(Operation::new(id, 1)).await?;
+//! }
+//! batcher.flush();
+//! let mut total = 0;
+//! while total < 25 {
+//!     total += written.recv().await.unwrap();
+//! }
+//! assert_eq!(batcher.stop().await.unsent, 0);
+//! limiter.stop().await?;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(all(feature = "batcher", feature = "provisioned")))]
+//! # fn main() {}
 //! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -56,10 +92,39 @@ pub mod limiter {
     pub use limiter_azure as azure;
 }
 
+// The README's examples are compiled as doc tests, so they cannot drift from the API.
+#[cfg(all(
+    doctest,
+    feature = "batcher",
+    feature = "provisioned",
+    feature = "azure",
+    feature = "bbs"
+))]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
+
 /// The names most programs need, for a glob import.
 pub mod prelude {
     #[doc(no_inline)]
     pub use events_core::{
         Emitter, Event, EventName, EventSource, LimiterError, RateLimiter, SourceError,
+    };
+
+    #[cfg(feature = "batcher")]
+    #[doc(no_inline)]
+    pub use batcher::{Batch, Batcher, EnqueueError, Operation, Watcher};
+
+    #[cfg(feature = "provisioned")]
+    #[doc(no_inline)]
+    pub use limiter_provisioned::ProvisionedResource;
+
+    #[cfg(feature = "azure")]
+    #[doc(no_inline)]
+    pub use limiter_azure::{AzureSharedResource, Credentials};
+
+    #[cfg(feature = "bbs")]
+    #[doc(no_inline)]
+    pub use bbs_events::{
+        Event as BbsEvent, EventType as BbsEventType, client::Client as BbsClient,
     };
 }

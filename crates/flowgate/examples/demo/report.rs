@@ -245,6 +245,7 @@ pub(crate) fn plot(config: &Config, run: &Run, path: &Path) -> Result<()> {
         .configure_mesh()
         .x_desc("time (s)")
         .y_desc("cost units per second")
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
 
