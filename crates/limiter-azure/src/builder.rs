@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use events_core::{Emitter, Lifecycle};
 
-use crate::shared::{Shared, Timing, partition_count};
+use crate::shared::{CountingHook, Shared, Timing, partition_count};
 use crate::{
     AzureBlobLeases, AzureSharedResource, AzureStorage, ConfigError, Credentials, LeaseManager,
 };
@@ -23,9 +23,12 @@ use crate::{
 /// | [`call_timeout`](Self::call_timeout) | 1 s |
 /// | [`max_concurrent_acquires`](Self::max_concurrent_acquires) | 8 |
 /// | [`storage_retries`](Self::storage_retries) | 2 |
+/// | [`rate_window`](Self::rate_window) | 1.1 s (a 1 s budget plus 100 ms for timer jitter) |
+/// | [`on_counting`](Self::on_counting) | none |
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct AzureSharedResourceBuilder {
+    counting_hook: Option<CountingHook>,
     account: Option<String>,
     container: Option<String>,
     credentials: Option<Credentials>,
@@ -41,6 +44,7 @@ pub struct AzureSharedResourceBuilder {
 impl Default for AzureSharedResourceBuilder {
     fn default() -> Self {
         AzureSharedResourceBuilder {
+            counting_hook: None,
             account: None,
             container: None,
             credentials: None,
@@ -56,6 +60,7 @@ impl Default for AzureSharedResourceBuilder {
                 renew_ahead: Duration::from_millis(1500),
                 call_timeout: Duration::from_secs(1),
                 max_concurrent_acquires: 8,
+                rate_window: Duration::from_millis(1100),
             },
             seed: None,
         }
@@ -159,6 +164,31 @@ impl AzureSharedResourceBuilder {
         self
     }
 
+    /// The accounting window of the capacity: capacity is a budget per window (per
+    /// second), so a partition must not be spent by two instances within one window.
+    ///
+    /// Between the moment this instance stops counting a partition and the moment any
+    /// other instance can start counting it, at least `rate_window` passes: a partition
+    /// no longer needed is uncounted at once but its lease is kept ("draining") for the
+    /// window before it is released; `stop()` drops the capacity to the reserve at once
+    /// and releases the leases one window later (so it takes about this long); and a
+    /// lease that cannot be renewed stops being counted a whole window before the
+    /// storage lets anyone else take it. It must be at least the accounting window of
+    /// the consumer (a batcher spending `capacity()` per second needs 1 s); the default
+    /// adds 100 ms for timer jitter. Zero turns the guarantee off.
+    pub fn rate_window(mut self, window: Duration) -> Self {
+        self.timing.rate_window = window;
+        self
+    }
+
+    /// Calls `hook(partition, counted)` whenever this instance starts (`true`) or stops
+    /// (`false`) counting a partition's capacity: for audits and tests of how partitions
+    /// move between instances. It runs on the lease loop, so it must be quick.
+    pub fn on_counting(mut self, hook: impl Fn(u32, bool) + Send + Sync + 'static) -> Self {
+        self.counting_hook = Some(CountingHook(Arc::new(hook)));
+        self
+    }
+
     /// Seeds the random choice of partitions and pauses (for reproducible tests).
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
@@ -202,13 +232,14 @@ impl AzureSharedResourceBuilder {
         manager: Arc<dyn LeaseManager>,
     ) -> Result<AzureSharedResource, ConfigError> {
         let partitions = self.validate()?;
-        let shared = Shared::new(
+        let mut shared = Shared::new(
             Emitter::new("azure-shared-resource"),
             self.shared,
             self.reserved,
             self.factor,
             partitions,
         );
+        shared.counting_hook = self.counting_hook;
         Ok(AzureSharedResource {
             shared: Arc::new(shared),
             manager,
@@ -242,11 +273,19 @@ impl AzureSharedResourceBuilder {
                 "use at most a quarter of the lease duration",
             ));
         }
-        if t.renew_ahead.is_zero() || t.renew_ahead + t.safety_margin > lease / 2 {
+        if t.rate_window > lease / 4 {
+            return Err(timing_error(
+                "rate_window",
+                t.rate_window,
+                "use at most a quarter of the lease duration (the default is 1.1 s)",
+            ));
+        }
+        if t.renew_ahead.is_zero() || t.renew_ahead + t.safety_margin + t.rate_window > lease / 2 {
             return Err(timing_error(
                 "renew_ahead",
                 t.renew_ahead,
-                "use more than zero, and with the safety margin at most half the lease duration",
+                "use more than zero, and with the safety margin and the rate window at most \
+                 half the lease duration",
             ));
         }
         if t.call_timeout.is_zero() || t.call_timeout > lease / 4 {

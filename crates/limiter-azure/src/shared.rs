@@ -1,6 +1,7 @@
 //! State shared between the limiter handle and its lease loop: atomics only, so that
 //! `capacity()` and `give_me()` never block.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -18,12 +19,20 @@ pub(crate) struct Timing {
     pub(crate) renew_ahead: Duration,
     pub(crate) call_timeout: Duration,
     pub(crate) max_concurrent_acquires: u32,
+    /// How long a partition stays held, uncounted, after this instance stops counting
+    /// it and before any other instance can start counting it.
+    pub(crate) rate_window: Duration,
 }
 
 impl Timing {
-    /// How long a lease may be counted, measured from when its request was sent.
+    /// How long a lease may be counted, measured from when its request was sent: the
+    /// lease duration minus the safety margin minus the rate window, so that a lease that
+    /// lapses locally has been uncounted for a whole rate window before the storage lets
+    /// another instance take it.
     pub(crate) fn counted_for(&self) -> Duration {
-        self.lease_duration.saturating_sub(self.safety_margin)
+        self.lease_duration
+            .saturating_sub(self.safety_margin)
+            .saturating_sub(self.rate_window)
     }
 }
 
@@ -45,6 +54,17 @@ pub(crate) fn partition_count(shared: u32, factor: u32) -> Result<u32, ConfigErr
     Ok(partitions)
 }
 
+/// A callback told `(partition, counted)` whenever this instance starts (`true`) or stops
+/// (`false`) counting a partition's capacity.
+#[derive(Clone)]
+pub(crate) struct CountingHook(pub(crate) Arc<dyn Fn(u32, bool) + Send + Sync>);
+
+impl std::fmt::Debug for CountingHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CountingHook")
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) emitter: Emitter,
@@ -60,6 +80,8 @@ pub(crate) struct Shared {
     pub(crate) wanted: AtomicU32,
     /// Wakes the lease loop after a change of target or settings.
     pub(crate) wake: Notify,
+    /// Told when a partition starts or stops being counted.
+    pub(crate) counting_hook: Option<CountingHook>,
 }
 
 impl Shared {
@@ -80,6 +102,7 @@ impl Shared {
             target: AtomicU32::new(0),
             wanted: AtomicU32::new(0),
             wake: Notify::new(),
+            counting_hook: None,
         }
     }
 
@@ -121,6 +144,14 @@ impl Shared {
         if before != wanted {
             self.emitter.emit(EventName::Target, i64::from(wanted));
             self.wake.notify_one();
+        }
+    }
+
+    /// Tells the counting hook, if any, that `partition` starts or stops being counted.
+    pub(crate) fn counting(&self, partition: u32, counted: bool) {
+        tracing::trace!(partition, counted, "partition counting changed");
+        if let Some(hook) = &self.counting_hook {
+            (hook.0)(partition, counted);
         }
     }
 

@@ -328,14 +328,15 @@ async fn a_lease_that_cannot_be_renewed_stops_counting_before_the_storage_lets_i
     );
     let sent = acquired.lock().unwrap()[0].0;
     let held_for = released_at.lock().unwrap().unwrap() - sent;
-    // Counted for at most the lease duration minus the safety margin, measured from the
-    // moment the acquire request was sent; the storage keeps it for 15 s from receipt.
+    // Counted for at most the lease duration minus the safety margin minus the rate
+    // window, measured from the moment the acquire request was sent: uncounted for a whole
+    // rate window before the storage (15 s from receipt) lets anyone else take it.
     assert!(
-        held_for <= Duration::from_millis(14_500),
+        held_for <= Duration::from_millis(15_000 - 500 - 1_100),
         "counted for {held_for:?}"
     );
     assert!(
-        held_for >= Duration::from_millis(14_000),
+        held_for >= Duration::from_millis(13_000),
         "dropped early: {held_for:?}"
     );
     assert!(
@@ -352,8 +353,20 @@ async fn a_lease_that_cannot_be_renewed_stops_counting_before_the_storage_lets_i
     limiter.stop().await.unwrap();
 }
 
+/// Capacity values and the instants they were reached.
+fn capacity_log(limiter: &AzureSharedResource) -> Arc<Mutex<Vec<(Instant, i64)>>> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    limiter.emitter().add_listener(move |e| {
+        if e.name() == EventName::Capacity {
+            sink.lock().unwrap().push((Instant::now(), e.val()));
+        }
+    });
+    log
+}
+
 #[tokio::test(start_paused = true)]
-async fn falling_demand_releases_leases_at_once() {
+async fn falling_demand_stops_counting_at_once_and_releases_after_the_rate_window() {
     let acquired = calls();
     let released = calls();
     let mut m = provisioned();
@@ -361,6 +374,7 @@ async fn falling_demand_releases_leases_at_once() {
     m.expect_renew().returning(|_, _| ready(Ok(())));
     m.expect_release().returning(record(&released));
     let (limiter, rec) = started(m).await;
+    let capacity = capacity_log(&limiter);
     limiter.give_me(3_100);
     assert!(
         rec.wait_for(SECOND, |e| e
@@ -375,33 +389,106 @@ async fn falling_demand_releases_leases_at_once() {
     let asked = Instant::now();
     limiter.give_me(1_050);
     assert!(
-        rec.wait_for(SECOND, |e| e
-            .iter()
-            .filter(|r| r.name == EventName::Released)
-            .count()
-            == 2)
+        rec.wait_for(SECOND, |_| limiter.capacity() == 1_100).await,
+        "capacity drops at once"
+    );
+    let dropped = capacity.lock().unwrap().last().unwrap().0;
+    assert!(
+        dropped - asked < Duration::from_millis(10),
+        "{:?}",
+        dropped - asked
+    );
+    assert!(released.lock().unwrap().is_empty());
+    assert_eq!(rec.count(EventName::Released), 0);
+    assert!(
+        rec.wait_for(2 * SECOND, |_| released.lock().unwrap().len() == 2)
             .await
     );
-    assert_eq!(limiter.capacity(), 1_100);
-    assert!(
-        rec.wait_for(SECOND, |_| released.lock().unwrap().len() == 2)
-            .await
-    );
-    assert!(
-        released
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|r| r.0 - asked < Duration::from_millis(10))
-    );
+    assert_eq!(rec.count(EventName::Released), 2);
+    // The leases were kept, uncounted, for the whole 1.1 s rate window, and no longer.
+    for (at, _, _) in released.lock().unwrap().iter() {
+        let kept = *at - dropped;
+        assert!(
+            kept >= Duration::from_millis(1_100) && kept < Duration::from_millis(1_150),
+            "released {kept:?} after it stopped being counted"
+        );
+    }
     limiter.give_me(0);
+    assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 100).await);
     assert!(
-        rec.wait_for(SECOND, |_| released.lock().unwrap().len() == 3)
+        rec.wait_for(2 * SECOND, |_| released.lock().unwrap().len() == 3)
             .await
     );
-    assert_eq!(limiter.capacity(), 100);
     assert_eq!(acquired.lock().unwrap().len(), 3);
     limiter.stop().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn demand_returning_during_the_drain_counts_the_same_lease_again() {
+    let acquired = calls();
+    let released = calls();
+    let mut m = provisioned();
+    grant_all(&mut m, &acquired);
+    m.expect_renew().returning(|_, _| ready(Ok(())));
+    m.expect_release().returning(record(&released));
+    let (limiter, rec) = started(m).await;
+    limiter.give_me(3_100);
+    assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 3_100).await);
+    limiter.give_me(1_100);
+    assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 1_100).await);
+    tokio::time::advance(Duration::from_millis(500)).await;
+    limiter.give_me(3_100);
+    assert!(
+        rec.wait_for(SECOND, |_| limiter.capacity() == 3_100).await,
+        "the drained partitions are counted again"
+    );
+    // Well past the rate window: nothing was released or acquired again.
+    tokio::time::advance(3 * SECOND).await;
+    assert!(
+        !rec.wait_for(SECOND, |_| !released.lock().unwrap().is_empty())
+            .await
+    );
+    assert_eq!(acquired.lock().unwrap().len(), 3, "no new acquisition");
+    assert_eq!(rec.count(EventName::Released), 0);
+    assert_eq!(limiter.capacity(), 3_100);
+    limiter.stop().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_drops_to_the_reserve_at_once_and_releases_after_the_rate_window() {
+    let acquired = calls();
+    let released = calls();
+    let mut m = provisioned();
+    grant_all(&mut m, &acquired);
+    m.expect_renew().returning(|_, _| ready(Ok(())));
+    m.expect_release().returning(record(&released));
+    let limiter = AzureSharedResource::builder()
+        .shared_capacity(3_000)
+        .factor(1_000)
+        .reserved_capacity(100)
+        .rate_window(2 * SECOND)
+        .seed(7)
+        .build_with_manager(Arc::new(m))
+        .unwrap();
+    let rec = Recorder::attach(limiter.emitter());
+    let capacity = capacity_log(&limiter);
+    limiter.provision().await.unwrap();
+    limiter.start().await.unwrap();
+    limiter.give_me(3_100);
+    assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 3_100).await);
+    let stopping = Instant::now();
+    limiter.stop().await.unwrap();
+    let took = Instant::now() - stopping;
+    assert!(
+        took >= 2 * SECOND && took < Duration::from_millis(2_050),
+        "stop took {took:?}"
+    );
+    let (dropped, value) = *capacity.lock().unwrap().last().unwrap();
+    assert_eq!(value, 100);
+    assert!(dropped - stopping < Duration::from_millis(10));
+    let released = released.lock().unwrap();
+    assert_eq!(released.len(), 3);
+    assert!(released.iter().all(|r| r.0 - dropped >= 2 * SECOND));
 }
 
 #[tokio::test(start_paused = true)]

@@ -33,7 +33,7 @@ impl Engine {
         let i = partition as usize;
         let ours = |slot: &Slot| match slot {
             Slot::Acquiring(l) | Slot::Releasing(l) => *l == lease,
-            Slot::Held(h) => h.lease == lease,
+            Slot::Held(h) | Slot::Draining { held: h, .. } => h.lease == lease,
             Slot::Free { .. } => false,
         };
         let is_ours = ours(&self.slots[i]);
@@ -50,6 +50,7 @@ impl Engine {
                             renewing: false,
                         });
                         tracing::debug!(partition, "lease acquired");
+                        self.shared.counting(partition, true);
                         self.shared
                             .emitter
                             .emit(EventName::Allocated, i64::from(partition));
@@ -91,7 +92,8 @@ impl Engine {
                 }
             }
             Op::Renew => {
-                let Slot::Held(held) = &mut self.slots[i] else {
+                let draining = matches!(self.slots[i], Slot::Draining { .. });
+                let (Slot::Held(held) | Slot::Draining { held, .. }) = &mut self.slots[i] else {
                     if result.is_ok() && !is_ours {
                         // Renewed after we stopped counting it: give it back to the others.
                         self.spawn_op(Op::Release, partition, lease);
@@ -110,6 +112,9 @@ impl Engine {
                     Err(err) if err.is_lost() || err.is_conflict() => {
                         tracing::warn!(partition, "lease was lost before its renewal");
                         self.slots[i] = Slot::Free { failed_at: None };
+                        if !draining {
+                            self.shared.counting(partition, false);
+                        }
                         self.shared
                             .emitter
                             .emit(EventName::Released, i64::from(partition));
@@ -152,19 +157,26 @@ impl Engine {
         }
     }
 
-    /// Stops counting everything, then gives every lease back at once.
+    /// Stops counting everything at once, then gives every lease back one rate window
+    /// later (sooner for leases never counted).
     pub(super) async fn shutdown(mut self) -> Result<(), LeaseError> {
+        let now = Instant::now();
+        let window = self.timing.rate_window;
         let mut releases = Vec::new();
         let mut held_any = false;
         for i in 0..self.slots.len() {
             match std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None }) {
                 Slot::Held(held) => {
                     held_any = true;
-                    self.shared.emitter.emit(EventName::Released, i as i64);
-                    releases.push((i as u32, held.lease, true));
+                    self.shared.counting(i as u32, false);
+                    releases.push((i as u32, held.lease, Some(now + window)));
                 }
+                Slot::Draining { held, until } => {
+                    releases.push((i as u32, held.lease, Some(until)));
+                }
+                // Never counted by us: safe to give back at once.
                 Slot::Acquiring(lease) | Slot::Releasing(lease) => {
-                    releases.push((i as u32, lease, false));
+                    releases.push((i as u32, lease, None));
                 }
                 Slot::Free { .. } => {}
             }
@@ -182,9 +194,18 @@ impl Engine {
                 tracing::debug!(error = %err, "withdrawing our demand timed out; it ages out");
             }
         }
-        let results = futures::future::join_all(releases.into_iter().map(|(i, lease, held)| {
-            let call = manager.release(i, lease);
+        let emitter = self.shared.emitter.clone();
+        let results = futures::future::join_all(releases.into_iter().map(|(i, lease, until)| {
+            let manager = Arc::clone(&manager);
+            let emitter = emitter.clone();
+            let held = until.is_some();
             async move {
+                if let Some(until) = until {
+                    // Counted until now: keep it for a rate window before others may take it.
+                    tokio::time::sleep_until(until).await;
+                    emitter.emit(EventName::Released, i64::from(i));
+                }
+                let call = manager.release(i, lease);
                 let result = match timeout(after, call).await {
                     Ok(result) => result,
                     Err(_) => Err(LeaseError::Timeout {

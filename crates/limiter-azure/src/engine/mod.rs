@@ -28,9 +28,19 @@ const QUICK_LISTS: u8 = 3;
 /// Our view of one partition.
 #[derive(Debug)]
 enum Slot {
-    Free { failed_at: Option<Instant> },
+    Free {
+        failed_at: Option<Instant>,
+    },
     Acquiring(LeaseId),
     Held(Held),
+    /// No longer counted, but the lease is kept until `until` (one rate window after we
+    /// stopped counting it) so that no other instance spends the partition in the same
+    /// window as we did; then it is released. Demand that returns meanwhile counts it
+    /// again (we never gave it up, so that is safe).
+    Draining {
+        held: Held,
+        until: Instant,
+    },
     Releasing(LeaseId),
 }
 
@@ -163,7 +173,9 @@ impl Engine {
         self.refresh_capacity();
         self.expire(now);
         self.sync(now);
-        self.shed(n);
+        self.shed(n, now);
+        self.reclaim(now, n);
+        self.end_drains(now);
         self.renew(now, n);
         self.acquire(now, n);
     }
@@ -304,6 +316,7 @@ impl Engine {
                 if held.expires <= now {
                     tracing::warn!(partition = i, "lease lapsed before it could be renewed");
                     self.slots[i] = Slot::Free { failed_at: None };
+                    self.shared.counting(i as u32, false);
                     self.shared.emitter.emit(EventName::Released, i as i64);
                     self.capacity_changed();
                 }
@@ -311,8 +324,9 @@ impl Engine {
         }
     }
 
-    /// Releases what is no longer wanted (and partitions beyond a reduced count).
-    fn shed(&mut self, n: usize) {
+    /// Stops counting what is no longer wanted (and partitions beyond a reduced count);
+    /// the leases are released one rate window later.
+    fn shed(&mut self, n: usize, now: Instant) {
         let wanted = self.wanted();
         let mut held: Vec<(usize, bool, Instant)> = self
             .slots
@@ -330,23 +344,67 @@ impl Engine {
             if count <= wanted && i < n {
                 break;
             }
-            self.release(i);
+            self.drain(i, now);
             count -= 1;
         }
     }
 
-    fn release(&mut self, i: usize) {
+    /// Stops counting partition `i` at once and keeps its lease for one rate window.
+    fn drain(&mut self, i: usize, now: Instant) {
         let slot = std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None });
         let Slot::Held(held) = slot else {
             self.slots[i] = slot;
             return;
         };
-        // Stop counting before the storage hears of it: once released, others may take it.
-        self.slots[i] = Slot::Releasing(held.lease.clone());
-        tracing::debug!(partition = i, "releasing lease no longer needed");
-        self.shared.emitter.emit(EventName::Released, i as i64);
+        // Stop counting long before the storage hears of it: once released, others may
+        // take it, and they must not spend it in the window we may have spent it in.
+        let until = now + self.timing.rate_window;
+        tracing::debug!(partition = i, "draining lease no longer needed");
+        self.slots[i] = Slot::Draining { held, until };
+        self.shared.counting(i as u32, false);
         self.capacity_changed();
-        self.spawn_op(Op::Release, i as u32, held.lease);
+    }
+
+    /// Counts draining partitions again when demand came back: we never gave them up.
+    fn reclaim(&mut self, now: Instant, n: usize) {
+        for i in 0..n.min(self.slots.len()) {
+            if self.deficit() == 0 {
+                return;
+            }
+            let reusable =
+                matches!(&self.slots[i], Slot::Draining { held, .. } if now < held.expires);
+            if !reusable {
+                continue;
+            }
+            let slot = std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None });
+            if let Slot::Draining { held, .. } = slot {
+                tracing::debug!(
+                    partition = i,
+                    "demand returned: counting a draining lease again"
+                );
+                self.slots[i] = Slot::Held(held);
+                self.shared.counting(i as u32, true);
+                self.shared.emitter.emit(EventName::Allocated, i as i64);
+                self.capacity_changed();
+            }
+        }
+    }
+
+    /// Releases the leases whose rate window is over.
+    fn end_drains(&mut self, now: Instant) {
+        for i in 0..self.slots.len() {
+            let over = matches!(&self.slots[i], Slot::Draining { until, .. } if *until <= now);
+            if !over {
+                continue;
+            }
+            let slot = std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None });
+            if let Slot::Draining { held, .. } = slot {
+                tracing::debug!(partition = i, "releasing drained lease");
+                self.slots[i] = Slot::Releasing(held.lease.clone());
+                self.shared.emitter.emit(EventName::Released, i as i64);
+                self.spawn_op(Op::Release, i as u32, held.lease);
+            }
+        }
     }
 
     fn renew(&mut self, now: Instant, n: usize) {
@@ -430,11 +488,15 @@ impl Engine {
     fn next_deadline(&self, now: Instant) -> Instant {
         let mut deadline = now + Duration::from_secs(3600);
         for slot in &self.slots {
-            if let Slot::Held(held) = slot {
-                deadline = deadline.min(held.expires);
-                if !held.renewing {
-                    deadline = deadline.min(held.renew_at);
+            match slot {
+                Slot::Held(held) => {
+                    deadline = deadline.min(held.expires);
+                    if !held.renewing {
+                        deadline = deadline.min(held.renew_at);
+                    }
                 }
+                Slot::Draining { until, .. } => deadline = deadline.min(*until),
+                _ => {}
             }
         }
         if !self.fair.syncing && self.shared.wanted.load(Ordering::Acquire) > 0 {
