@@ -40,6 +40,13 @@ pub enum EnqueueErrorKind {
         /// The configured buffer size.
         buffer_size: usize,
     },
+    /// The watcher's [`Batches`](crate::Batches) stream was dropped, so nothing enqueued
+    /// on it could be delivered.
+    #[error(
+        "the watcher's batch stream was dropped, so nothing enqueued on it can be delivered; \
+         take back its buffered operations with take_unsent() and enqueue on a new watcher"
+    )]
+    Closed,
     /// The batcher has been stopped and releases nothing more.
     #[error("the batcher has been stopped; create a new batcher to enqueue more operations")]
     Stopped,
@@ -76,6 +83,11 @@ impl<T> EnqueueError<T> {
     /// Whether the buffer was full.
     pub fn is_buffer_full(&self) -> bool {
         matches!(self.kind, EnqueueErrorKind::BufferFull { .. })
+    }
+
+    /// Whether the watcher's batch stream was dropped.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.kind, EnqueueErrorKind::Closed)
     }
 
     /// Whether the batcher was stopped.

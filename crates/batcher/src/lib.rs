@@ -65,6 +65,7 @@ mod error;
 mod loops;
 mod operation;
 mod options;
+mod pacing;
 mod queue;
 mod watcher;
 mod window;

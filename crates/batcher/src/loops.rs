@@ -8,8 +8,8 @@ use events_core::EventName;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
 use crate::core::{Core, lock};
+use crate::pacing::Pacer;
 use crate::queue::{Queue, Step};
-use crate::window::Window;
 
 /// Waits until the pause (if any) is over; returns `false` if the batcher stopped.
 async fn wait_out_pause(core: &Core, emit_resume: bool) -> bool {
@@ -41,8 +41,8 @@ async fn wait_out_pause(core: &Core, emit_resume: bool) -> bool {
 
 pub(crate) async fn dispatch(core: Arc<Core>) {
     let mut queues: VecDeque<Arc<dyn Queue>> = VecDeque::new();
-    let mut window = Window::default();
     let flush_every = core.options.flush_interval;
+    let mut pacer = Pacer::new(flush_every);
     let mut next_tick = Instant::now() + flush_every;
     loop {
         if core.cancel.is_cancelled() || !wait_out_pause(&core, true).await {
@@ -51,7 +51,12 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         let now = Instant::now();
         let ticked = now >= next_tick;
         if ticked {
-            next_tick = now + flush_every;
+            // Ticks stay on their grid rather than drifting by each wake-up's lateness,
+            // so that a second holds as many slices as it should.
+            next_tick += flush_every;
+            if next_tick <= now {
+                next_tick = now + flush_every;
+            }
         }
         let requested = core.flush_requested.swap(false, Ordering::AcqRel);
         let forced = ticked || requested;
@@ -67,8 +72,16 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         if forced {
             flush.announce(&core);
         }
-        let (released, wake_at) =
-            pass(&core, &mut queues, &mut window, now, forced, &mut flush).await;
+        let (released, wake_at) = pass(
+            &core,
+            &mut queues,
+            &mut pacer,
+            now,
+            ticked,
+            forced,
+            &mut flush,
+        )
+        .await;
         if flush.emit && flush.announced {
             core.emitter.emit(EventName::FlushDone, released as i64);
         }
@@ -104,18 +117,22 @@ impl Flush {
     }
 }
 
-/// Releases what is ready within the window and the concurrency limit; returns the
-/// number of operations released and when something will next be ready.
+/// Releases what is ready within the paced allowance, the window and the concurrency
+/// limit; returns the number of operations released and when something will next be
+/// ready. `ticked` says whether this pass is a flush tick, which grants a slice.
 async fn pass(
     core: &Arc<Core>,
     queues: &mut VecDeque<Arc<dyn Queue>>,
-    window: &mut Window,
+    pacer: &mut Pacer,
     now: Instant,
+    ticked: bool,
     forced: bool,
     flush: &mut Flush,
 ) -> (usize, Option<Instant>) {
     let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
-    window.expire(now);
+    if let Some(capacity) = capacity {
+        pacer.refill(now, capacity, ticked);
+    }
     let mut released = 0usize;
     let mut wake_at: Option<Instant> = None;
     let earliest = |at: Instant, wake_at: &mut Option<Instant>| {
@@ -123,18 +140,21 @@ async fn pass(
     };
     let mut i = 0;
     'queues: while i < queues.len() {
+        // Whether queue `i` has released a batch in this pass.
+        let mut served = false;
         loop {
             if !core.has_batch_room() {
                 // A finishing batch wakes the dispatcher.
                 break 'queues;
             }
-            let allowance = capacity.map(|c| window.available(c));
+            let allowance = capacity.map(|c| pacer.allowance(c));
             let queue = &queues[i];
             match queue.release(now, forced, allowance, &mut || flush.announce(core)) {
                 Step::Released { ops, cost } => {
                     released += ops;
+                    served = true;
                     if capacity.is_some() {
-                        window.record(now, cost);
+                        pacer.record(now, cost);
                     }
                     // Each batch spawns a task or wakes a stream; let them run now and
                     // then rather than piling up behind a long pass.
@@ -146,12 +166,22 @@ async fn pass(
                     continue 'queues;
                 }
                 Step::Blocked { cost } => {
-                    if let Some(at) = capacity.and_then(|c| window.fits_at(cost, c)) {
+                    // Held back by the window: wake when it has room. Held back by the
+                    // paced allowance only: the next tick grants more.
+                    if let Some(at) = capacity.and_then(|c| pacer.window_fits_after(cost, c, now)) {
                         earliest(at, &mut wake_at);
                     }
-                    // The blocked operation goes first next time so that cheaper ones
-                    // behind it cannot starve it.
-                    queues.rotate_left(i);
+                    let exhausted = allowance.is_some_and(|a| a.paced == 0);
+                    if exhausted && served {
+                        // The slice ran out while this queue was served: the next queue
+                        // goes first next time, so that one backlog cannot keep the
+                        // others waiting.
+                        queues.rotate_left((i + 1) % queues.len());
+                    } else {
+                        // The blocked operation goes first next time so that cheaper
+                        // ones behind it cannot starve it.
+                        queues.rotate_left(i);
+                    }
                     return (released, wake_at);
                 }
                 Step::Empty => {

@@ -110,6 +110,13 @@ impl<T> Operation<T> {
             self.flags += 1;
         }
     }
+
+    /// Takes back an attempt counted for a batch that never reached its watcher.
+    pub(crate) fn unmark_attempt(&mut self) {
+        if self.flags & ATTEMPTS != 0 {
+            self.flags -= 1;
+        }
+    }
 }
 
 /// What a [`Batch`](events_core::EventName::Batch) event carries about one operation of the

@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use crate::chunked::Chunked;
 use crate::core::{Core, Padded, Ticket, lock};
+use crate::pacing::Allowance;
 use crate::{Batch, BatchMetadata, Operation};
 
 const TIMER_SLACK: Duration = Duration::from_millis(2);
@@ -56,6 +57,11 @@ pub(crate) struct WatcherQueue<T> {
     pub(crate) id: u64,
     pub(crate) shards: Box<[Padded<Mutex<Shard<T>>>]>,
     pub(crate) scheduled: AtomicBool,
+    /// Set once a stream watcher's [`Batches`](crate::Batches) is dropped: nothing more
+    /// is released to it and nothing more is accepted.
+    pub(crate) closed: AtomicBool,
+    /// Operations of batches that never reached a dropped stream, awaiting `take_all`.
+    returned: Mutex<Vec<Operation<T>>>,
     rotor: AtomicUsize,
     pub(crate) max_batch_size: usize,
     pub(crate) max_attempts: Option<u32>,
@@ -70,7 +76,7 @@ pub(crate) enum Step {
     Released { ops: usize, cost: u64 },
     /// Operations wait for more company until `until`.
     Lingering { until: Instant },
-    /// The next operation costs more than the window allows now.
+    /// The next operation does not fit the paced allowance or the window now.
     Blocked { cost: u64 },
     /// Nothing is buffered.
     Empty,
@@ -78,13 +84,13 @@ pub(crate) enum Step {
 
 /// The dispatcher's view of a watcher's queue, whatever its payload type.
 pub(crate) trait Queue: Send + Sync {
-    /// Releases at most one batch whose cost fits in `allowance` (`None` = unlimited).
+    /// Releases at most one batch that `allowance` admits (`None` = unlimited).
     /// `before` runs just before a batch is handed out.
     fn release(
         &self,
         now: Instant,
         forced: bool,
-        allowance: Option<u64>,
+        allowance: Option<Allowance>,
         before: &mut dyn FnMut(),
     ) -> Step;
     /// Clears the scheduled flag if the queue is empty; returns whether it must stay
@@ -114,6 +120,8 @@ impl<T: Send + 'static> WatcherQueue<T> {
                 })
                 .collect(),
             scheduled: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            returned: Mutex::new(Vec::new()),
             rotor: AtomicUsize::new(0),
             max_batch_size,
             max_attempts,
@@ -145,7 +153,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
 
     /// Takes every buffered operation out, giving their buffer room back.
     pub(crate) fn take_all(&self) -> Vec<Operation<T>> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut *lock(&self.returned));
         for shard in self.shards.iter() {
             lock(&shard.0).ops.drain_into(&mut out);
         }
@@ -167,26 +175,42 @@ impl<T: Send + 'static> WatcherQueue<T> {
                 );
             }
             Sink::Stream(tx) => {
+                // The stream can be dropped after `release` looked; its batch is kept
+                // for `take_unsent` like the ones the stream held.
                 if let Err(unsent) = tx.send(Batch::new(ops, ticket)) {
-                    let lost = unsent.0.len();
-                    tracing::warn!(
-                        watcher = self.id,
-                        operations = lost,
-                        "batch stream dropped; its operations are discarded"
-                    );
-                    self.core.emitter.emit_msg(
-                        EventName::Error,
-                        lost as i64,
-                        format!(
-                            "watcher {} dropped its batch stream with {lost} operations still \
-                             buffered; they were discarded. Keep the stream until the batcher \
-                             stops, or take them back with take_unsent()",
-                            self.id
-                        ),
-                    );
+                    self.restore(unsent.0.into_operations());
                 }
             }
         }
+    }
+}
+
+impl<T> WatcherQueue<T> {
+    /// Marks a stream watcher's queue closed: its stream was dropped.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Keeps the operations of a batch that never reached its stream for `take_all`,
+    /// as if they had not been handed out: buffered again, the attempt taken back.
+    pub(crate) fn restore(&self, mut ops: Vec<Operation<T>>) {
+        if ops.is_empty() {
+            return;
+        }
+        let mut cost = 0;
+        for op in &mut ops {
+            op.unmark_attempt();
+            cost += u64::from(op.cost());
+        }
+        let count = ops.len();
+        self.core.buffered.0.ops.fetch_add(count, Ordering::SeqCst);
+        self.core.buffered.0.cost.fetch_add(cost, Ordering::AcqRel);
+        lock(&self.returned).extend(ops);
+        tracing::debug!(
+            watcher = self.id,
+            operations = count,
+            "batch stream dropped; its operations are kept for take_unsent"
+        );
     }
 }
 
@@ -234,9 +258,13 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         &self,
         now: Instant,
         forced: bool,
-        allowance: Option<u64>,
+        allowance: Option<Allowance>,
         before: &mut dyn FnMut(),
     ) -> Step {
+        if self.closed.load(Ordering::Acquire) {
+            // What is buffered stays for `take_unsent`.
+            return Step::Empty;
+        }
         let mut total = 0usize;
         let mut oldest: Option<Instant> = None;
         let mut lone = false;
@@ -275,7 +303,7 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
                 if !head.is_batchable() && !batch.is_empty() {
                     break;
                 }
-                if allowance.is_some_and(|a| cost + c > a) {
+                if allowance.is_some_and(|a| !a.admits(cost, c)) {
                     blocked = Some(c);
                     break 'shards;
                 }
@@ -313,6 +341,9 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
 
     fn unschedule(&self) -> bool {
         self.scheduled.store(false, Ordering::SeqCst);
+        if self.closed.load(Ordering::Acquire) {
+            return false;
+        }
         let empty = self.shards.iter().all(|s| lock(&s.0).ops.is_empty());
         if empty {
             return false;

@@ -237,6 +237,8 @@ impl<T: Send + 'static> Watcher<T> {
     /// This is how operations come back after [`Batcher::stop`]: the batcher releases
     /// nothing more, and what was not released stays with its watcher until taken.
     /// Called while the batcher runs, it withdraws operations not yet handed out.
+    /// It is also how operations come back after a stream watcher's [`Batches`] was
+    /// dropped (see [Dropping the stream](Batches#dropping-the-stream)).
     pub fn take_unsent(&self) -> Vec<Operation<T>> {
         self.queue.take_all()
     }
@@ -271,6 +273,9 @@ impl<T: Send + 'static> Watcher<T> {
         if core.is_stopped() {
             return Err(EnqueueError::new(EnqueueErrorKind::Stopped, op));
         }
+        if self.queue.closed.load(Ordering::Acquire) {
+            return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
+        }
         let size = core.options.buffer_size;
         let buffered = &core.buffered.0;
         if buffered.ops.fetch_add(1, Ordering::SeqCst) >= size {
@@ -289,9 +294,15 @@ impl<T: Send + 'static> Watcher<T> {
 /// The stream of batches of a watcher made with [`WatcherBuilder::stream`].
 ///
 /// It ends once the batcher has stopped and every batch it released has been received.
-/// Dropping it while operations are buffered makes the batcher discard them with an
-/// [`Error`](events_core::EventName::Error) event; take them back first with
-/// [`take_unsent`](Batches::take_unsent) or [`Watcher::take_unsent`].
+///
+/// # Dropping the stream
+///
+/// Dropping it closes its watcher, and nothing is lost: operations still buffered, and
+/// those of batches released but not yet received from the stream, stay with the
+/// watcher (counted in [`Batcher::operations_in_buffer`], with the attempt of an
+/// unreceived batch taken back) until [`Watcher::take_unsent`] takes them. Later
+/// enqueues on the watcher fail with [`EnqueueErrorKind::Closed`], handing the
+/// operation back. Batches already received are unaffected.
 pub struct Batches<T> {
     rx: UnboundedReceiver<Batch<T>>,
     finished: Pin<Box<WaitForCancellationFutureOwned>>,
@@ -310,6 +321,18 @@ impl<T: Send + 'static> Batches<T> {
     /// Takes back every operation of this watcher that is still buffered.
     pub fn take_unsent(&self) -> Vec<Operation<T>> {
         self.queue.take_all()
+    }
+}
+
+impl<T> Drop for Batches<T> {
+    fn drop(&mut self) {
+        // Closed first, so the dispatcher releases nothing more to this watcher; a batch
+        // it is sending now fails to send and is restored by the dispatcher itself.
+        self.queue.close();
+        self.rx.close();
+        while let Ok(batch) = self.rx.try_recv() {
+            self.queue.restore(batch.into_operations());
+        }
     }
 }
 

@@ -36,6 +36,19 @@ impl Window {
         capacity.saturating_sub(self.sum)
     }
 
+    /// What the window will allow at `at` (not before now) if nothing more is released:
+    /// releases that leave the window by then no longer count.
+    pub(crate) fn available_by(&self, capacity: u64, at: Instant) -> u64 {
+        let leaving: u64 = self
+            .entries
+            .iter()
+            .take_while(|(released, _)| *released + SECOND <= at)
+            .map(|(_, cost)| cost)
+            .sum();
+        capacity.saturating_sub(self.sum - leaving)
+    }
+
+    /// Counts `cost` as released at `now`.
     pub(crate) fn record(&mut self, now: Instant, cost: u64) {
         if cost == 0 {
             return;
@@ -81,6 +94,8 @@ mod tests {
         assert_eq!(w.fits_at(30, 100), Some(t0 + SECOND));
         assert_eq!(w.fits_at(70, 100), Some(t0 + Duration::from_millis(1500)));
         assert_eq!(w.fits_at(101, 100), None);
+        assert_eq!(w.available_by(100, t0 + SECOND), 60);
+        assert_eq!(w.available_by(100, t0 + Duration::from_millis(1500)), 100);
         w.expire(t0 + SECOND);
         assert_eq!(w.available(100), 60);
     }

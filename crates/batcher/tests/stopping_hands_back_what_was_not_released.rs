@@ -118,25 +118,3 @@ async fn cancelling_the_token_stops_the_batcher() {
     batcher.stop().await;
     assert_eq!(events.count(EventName::Shutdown), 1);
 }
-
-#[tokio::test(start_paused = true)]
-async fn dropping_a_batch_stream_discards_its_buffered_operations_loudly() {
-    let batcher = Batcher::builder().linger(Duration::ZERO).build().unwrap();
-    let events = Events::on(batcher.emitter());
-    let (watcher, batches) = Watcher::builder().stream::<u8>(&batcher);
-    drop(batches);
-    batcher.start().unwrap();
-    watcher.enqueue(Operation::new(1, 1)).await.unwrap();
-    tokio::time::timeout(Duration::from_secs(1), async {
-        while events.count(EventName::Error) == 0 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .unwrap();
-    let error = &events.named(EventName::Error)[0];
-    assert_eq!(error.val(), 1);
-    assert!(error.msg().unwrap().contains("take_unsent"));
-    assert_eq!((batcher.operations_in_buffer(), batcher.inflight()), (0, 0));
-    batcher.stop().await;
-}

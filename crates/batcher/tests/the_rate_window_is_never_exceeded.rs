@@ -44,9 +44,10 @@ async fn a_provisioned_budget_is_used_fully_and_never_exceeded() {
     let delivered = collect(&mut rx, 6_000).await;
     let w = windows(&delivered);
     assert_eq!(max_window_cost(&w), 1_000);
-    // 6,000 at 1,000 per second: the last leaves 5 s after the first.
+    // 6,000 at a slice of 100 per 100 ms flush, the first slice at the start: the last
+    // leaves 5.9 s after the first.
     let last = delivered.last().unwrap().at;
-    assert_eq!(last - t0, Duration::from_secs(5));
+    assert_eq!(last - t0, Duration::from_millis(5_900));
     let mut payloads: Vec<u32> = delivered.iter().flat_map(|d| d.payloads.clone()).collect();
     payloads.sort_unstable();
     assert_eq!(payloads, (0..6_000).collect::<Vec<_>>());
@@ -139,8 +140,10 @@ async fn a_capacity_change_mid_run_is_respected_from_the_next_flush() {
 #[tokio::test(start_paused = true)]
 async fn the_limiter_is_asked_for_what_is_buffered_and_in_flight() {
     let limiter = TestLimiter::new(50);
+    // A one-second flush makes the first slice the whole capacity.
     let batcher = Batcher::builder()
         .rate_limiter(limiter.clone())
+        .flush_interval(Duration::from_secs(1))
         .build()
         .unwrap();
     let (watcher, _rx) = reporting_watcher(&batcher, Watcher::builder().max_batch_size(10));

@@ -1,0 +1,208 @@
+//! [`Pacer`]: spreads a per-second budget evenly over the flush ticks, inside the exact
+//! sliding window's hard bound.
+//!
+//! # The rule
+//!
+//! * Every flush tick grants the capacity's share of the time since the previous tick
+//!   (a *slice*: capacity × flush interval / 1 s at a regular tick). The batcher also
+//!   starts with one slice.
+//! * Allowance not spent is carried, but never beyond what the window allows now or
+//!   within half a flush interval: allowance that the window keeps from being used is
+//!   dropped rather than saved up, so a backlog is not released in one burst when old
+//!   releases leave the window. (The half interval absorbs timer lateness: a release
+//!   from ten ticks ago that leaves the window a millisecond after this tick does not
+//!   cost this tick its slice.) After an idle second the carry is the whole capacity,
+//!   so a burst goes at once, up to the window.
+//! * An operation is released when the allowance is not used up before it (the cost
+//!   already taken in this pass is below the allowance) and the window has room for it.
+//!   An operation dearer than what is left overdraws the allowance; later slices repay
+//!   the overdraft before anything else goes. So an operation costing more than a slice
+//!   never starves: it waits only until the allowance is positive and the window allows
+//!   it, and one pass releases at most its allowance plus one operation's cost.
+//! * The window is the hard bound: no half-open one-second window ever holds more than
+//!   the capacity read at the time of each release.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::window::Window;
+
+/// Allowance is kept in cost × nanoseconds per second, so that slices of any capacity
+/// and interval add up exactly.
+const NANOS: i128 = 1_000_000_000;
+
+/// What a pass may release now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Allowance {
+    /// The paced allowance, rounded up: an operation may start while less than this has
+    /// been taken.
+    pub(crate) paced: u64,
+    /// What the sliding window still holds room for.
+    pub(crate) window: u64,
+}
+
+impl Allowance {
+    /// Whether an operation costing `cost` may join `taken` already released.
+    pub(crate) fn admits(&self, taken: u64, cost: u64) -> bool {
+        taken + cost <= self.window && (cost == 0 || taken < self.paced)
+    }
+}
+
+/// The paced allowance and the exact window it is bounded by.
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    window: Window,
+    /// Allowance in cost × `NANOS`; negative while an overdraft is repaid.
+    credit: i128,
+    /// When the last slice was granted; `None` before the first pass.
+    granted: Option<Instant>,
+    flush_interval: Duration,
+}
+
+impl Pacer {
+    pub(crate) fn new(flush_interval: Duration) -> Self {
+        Pacer {
+            window: Window::default(),
+            credit: 0,
+            granted: None,
+            flush_interval,
+        }
+    }
+
+    /// Forgets releases that left the window and, on a flush tick (and on the first
+    /// pass), grants the allowance for the time since the last grant.
+    pub(crate) fn refill(&mut self, now: Instant, capacity: u64, tick: bool) {
+        self.window.expire(now);
+        let elapsed = match self.granted {
+            None => self.flush_interval,
+            Some(at) if tick => now.saturating_duration_since(at),
+            Some(_) => return,
+        };
+        self.granted = Some(now);
+        let grant = i128::from(capacity).saturating_mul(elapsed.as_nanos() as i128);
+        let ceiling = i128::from(
+            self.window
+                .available_by(capacity, now + self.flush_interval / 2),
+        ) * NANOS;
+        self.credit = self.credit.saturating_add(grant).min(ceiling);
+    }
+
+    pub(crate) fn allowance(&self, capacity: u64) -> Allowance {
+        let credit = self.credit.max(0);
+        Allowance {
+            paced: u64::try_from((credit + NANOS - 1) / NANOS).unwrap_or(u64::MAX),
+            window: self.window.available(capacity),
+        }
+    }
+
+    pub(crate) fn record(&mut self, now: Instant, cost: u64) {
+        self.window.record(now, cost);
+        self.credit -= i128::from(cost) * NANOS;
+    }
+
+    /// When the window will have room for `cost`, if that is later than `now`.
+    pub(crate) fn window_fits_after(
+        &self,
+        cost: u64,
+        capacity: u64,
+        now: Instant,
+    ) -> Option<Instant> {
+        self.window.fits_at(cost, capacity).filter(|at| *at > now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TICK: Duration = Duration::from_millis(100);
+
+    #[tokio::test(start_paused = true)]
+    async fn slices_are_granted_per_tick_and_carried_up_to_the_window() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(TICK);
+        p.refill(t0, 1_000, false);
+        assert_eq!(p.allowance(1_000).paced, 100);
+        p.record(t0, 100);
+        p.refill(t0 + TICK, 1_000, true);
+        assert_eq!(p.allowance(1_000).paced, 100);
+        // Between ticks nothing is granted.
+        p.refill(t0 + TICK * 3 / 2, 1_000, false);
+        assert_eq!(p.allowance(1_000).paced, 100);
+        // After an idle second the carry is the whole capacity, less the window.
+        p.refill(t0 + TICK * 20, 1_000, true);
+        assert_eq!(
+            p.allowance(1_000),
+            Allowance {
+                paced: 1_000,
+                window: 1_000
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_overdraft_is_repaid_before_anything_else_goes() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(TICK);
+        p.refill(t0, 10, false);
+        let a = p.allowance(10);
+        assert_eq!(a.paced, 1);
+        assert!(a.admits(0, 8));
+        assert!(!a.admits(8, 1));
+        p.record(t0, 8);
+        for k in 1..=7 {
+            p.refill(t0 + TICK * k, 10, true);
+            assert_eq!(p.allowance(10).paced, 0, "tick {k}");
+        }
+        p.refill(t0 + TICK * 8, 10, true);
+        assert_eq!(p.allowance(10).paced, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn allowance_the_window_withholds_is_not_saved_up() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(TICK);
+        p.refill(t0, 1_000, false);
+        p.refill(t0 + TICK * 20, 1_000, true);
+        p.record(t0 + TICK * 20, 1_000);
+        for k in 21..30 {
+            p.refill(t0 + TICK * k, 1_000, true);
+            assert_eq!(p.allowance(1_000).paced, 0);
+        }
+        // The burst leaves the window: one slice, not a second burst.
+        p.refill(t0 + TICK * 30, 1_000, true);
+        assert_eq!(
+            p.allowance(1_000),
+            Allowance {
+                paced: 100,
+                window: 1_000
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_release_leaving_just_after_a_late_tick_does_not_cost_the_slice() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(TICK);
+        p.refill(t0, 1_000, false);
+        p.record(t0 + Duration::from_millis(2), 100);
+        for k in 1..10 {
+            p.refill(t0 + TICK * k, 1_000, true);
+            p.record(t0 + TICK * k, 100);
+        }
+        // This tick comes on time, the one ten ticks ago came 2 ms late.
+        p.refill(t0 + TICK * 10, 1_000, true);
+        assert_eq!(
+            p.allowance(1_000),
+            Allowance {
+                paced: 100,
+                window: 0
+            }
+        );
+        assert_eq!(
+            p.window_fits_after(100, 1_000, t0 + TICK * 10),
+            Some(t0 + TICK * 10 + Duration::from_millis(2))
+        );
+    }
+}
