@@ -160,32 +160,73 @@ async fn the_limiter_is_asked_for_what_is_buffered_and_in_flight() {
     batcher.stop().await;
 }
 
-fn run_property(costs: Vec<u32>, capacity: u32, batch: usize) -> Result<(), TestCaseError> {
+/// One random case: ops spread over two watchers, and the capacity changed once mid-run.
+struct Case {
+    costs: Vec<u32>,
+    capacity: u32,
+    batch: usize,
+    new_capacity: u32,
+    change_after: Duration,
+}
+
+fn run_property(case: Case) -> Result<(), TestCaseError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .unwrap();
     rt.block_on(async move {
-        let limiter = TestLimiter::new(capacity);
+        let Case {
+            costs,
+            capacity,
+            batch,
+            new_capacity,
+            change_after,
+        } = case;
+        let limiter = TestLimiter::with_max(capacity, capacity.max(new_capacity));
         let batcher = Batcher::builder()
-            .rate_limiter(limiter as Arc<dyn RateLimiter>)
+            .rate_limiter(limiter.clone() as Arc<dyn RateLimiter>)
             .build()
             .unwrap();
-        let (watcher, mut rx) =
-            reporting_watcher(&batcher, Watcher::builder().max_batch_size(batch));
+        let (a, mut rx_a) = reporting_watcher(&batcher, Watcher::builder().max_batch_size(batch));
+        let (b, mut rx_b) = reporting_watcher(&batcher, Watcher::builder().max_batch_size(3));
+        let mut counts = [0, 0];
         for (i, cost) in costs.iter().enumerate() {
-            watcher
-                .try_enqueue(Operation::new(i as u32, *cost).with_batchable(i % 7 != 3))
-                .unwrap();
+            let op = Operation::new(i as u32, *cost).with_batchable(i % 7 != 3);
+            let watcher = if i % 3 == 0 { &b } else { &a };
+            counts[usize::from(i % 3 == 0)] += 1;
+            watcher.try_enqueue(op).unwrap();
         }
+        let t0 = Instant::now();
         batcher.start().unwrap();
-        let delivered = collect(&mut rx, costs.len()).await;
+        let changer = tokio::spawn(async move {
+            tokio::time::sleep(change_after).await;
+            limiter.set_capacity(new_capacity);
+        });
+        let mut delivered = collect(&mut rx_a, counts[0]).await;
+        delivered.extend(collect(&mut rx_b, counts[1]).await);
+        changer.await.unwrap();
         let mut payloads: Vec<u32> = delivered.iter().flat_map(|d| d.payloads.clone()).collect();
         payloads.sort_unstable();
         prop_assert_eq!(payloads, (0..costs.len() as u32).collect::<Vec<_>>());
-        prop_assert!(max_window_cost(&windows(&delivered)) <= u64::from(capacity));
         prop_assert!(delivered.iter().all(|d| d.attempts.iter().all(|a| *a == 1)));
+        let mut w = windows(&delivered);
+        w.sort_by_key(|x| x.0);
+        prop_assert!(max_window_cost(&w) <= u64::from(capacity.max(new_capacity)));
+        // Before the change, the first capacity bounds every window.
+        let before: Vec<_> = w
+            .iter()
+            .copied()
+            .filter(|(at, _)| *at - t0 < change_after)
+            .collect();
+        prop_assert!(max_window_cost(&before) <= u64::from(capacity));
+        // A window starting a flush after the change is bounded by the new capacity.
+        let late: Vec<_> = w
+            .iter()
+            .copied()
+            .filter(|(at, _)| *at - t0 > change_after + Duration::from_millis(100))
+            .collect();
+        prop_assert!(max_window_cost(&late) <= u64::from(new_capacity));
         batcher.stop().await;
         Ok(())
     })
@@ -197,10 +238,19 @@ proptest! {
     #[test]
     fn no_window_exceeds_capacity_and_every_op_arrives_once(
         capacity in 1u32..200,
+        new_capacity in 1u32..200,
+        change_ms in 0u64..3_000,
         raw in prop::collection::vec(1u32..1_000, 1..120),
         batch in 1usize..20,
     ) {
-        let costs: Vec<u32> = raw.into_iter().map(|c| 1 + c % capacity).collect();
-        run_property(costs, capacity, batch)?;
+        let cheapest = capacity.min(new_capacity);
+        let costs: Vec<u32> = raw.into_iter().map(|c| 1 + c % cheapest).collect();
+        run_property(Case {
+            costs,
+            capacity,
+            batch,
+            new_capacity,
+            change_after: Duration::from_millis(change_ms),
+        })?;
     }
 }
