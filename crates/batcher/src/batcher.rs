@@ -41,16 +41,21 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 /// The limiter's capacity is a per-second budget. The batcher remembers what it
 /// released in the last second and releases an operation only if that, plus the
 /// operation's cost, stays within the capacity read at that moment, so no sliding
-/// one-second window ever holds more than the capacity. Allowance unused earlier in the
-/// window carries over, and an operation too costly for what is left waits exactly until
-/// enough of the window has expired (it goes first then, ahead of cheaper ones). A
-/// lowered capacity applies from the next flush; releases already made still count.
-/// Without a limiter, releases are unlimited.
+/// one-second window ever holds more than the capacity. A lowered capacity applies from
+/// the next pass; releases already made still count. Without a limiter, releases are
+/// unlimited.
 ///
-/// The allowance is not spread over the second: with a backlog, a whole second's
-/// capacity can leave in one flush, and the next leaves as that release leaves the
-/// window a second later. Datastores that meter per second (such as request units)
-/// accept this; the window guarantees the per-second total.
+/// Within that bound, releases are paced (see [Pacing](crate#pacing)): each flush tick
+/// grants a slice of the capacity, unused allowance carries over up to what the window
+/// allows, and an operation dearer than what is left overdraws the allowance, to be
+/// repaid by later slices. So a steady backlog leaves a slice per flush instead of a
+/// whole second's capacity at once, a backlog after an idle second may leave in one
+/// burst up to the capacity, and an operation costing more than a slice leaves as soon
+/// as the window allows (its watcher goes first until it has).
+///
+/// A watcher's [`Batches`](crate::Batches) stream that is dropped keeps its undelivered
+/// operations with the watcher too (see
+/// [Dropping the stream](crate::Batches#dropping-the-stream)).
 #[derive(Debug, Clone)]
 pub struct Batcher {
     core: Arc<Core>,

@@ -2,8 +2,8 @@
 //!
 //! A [`Batcher`] (one per datastore) buffers [`Operation`]s, each with a cost in the
 //! rate limiter's units, and releases them in batches to the [`Watcher`] they were
-//! enqueued on, never spending more than the limiter's per-second capacity in any
-//! sliding one-second window. It is the go-batcher v1 model in Rust idiom:
+//! enqueued on, pacing them evenly over the flush ticks and never spending more than
+//! the limiter's per-second capacity in any sliding one-second window. It is the go-batcher v1 model in Rust idiom:
 //!
 //! * [`Operation`]: a payload, a cost, batchable or not, and an attempt counter.
 //! * [`Watcher`]: per unit of work; receives its batches through an async callback
@@ -11,14 +11,39 @@
 //!   ([`WatcherBuilder::stream`], a [`Batches`] stream of [`Batch`] guards). Payload
 //!   types are chosen per watcher; one batcher serves watchers of different types.
 //! * [`BatcherBuilder`]: go-batcher's options and defaults, plus [`linger`](BatcherBuilder::linger).
-//! * [`EnqueueError`]: refusals that hand the operation back; [`BatcherError`] for
+//! * [`EnqueueError`]: refusals that hand the operation back (too expensive, too many
+//!   attempts, buffer full, stopped, stream dropped); [`BatcherError`] for
 //!   configuration and lifecycle mistakes.
 //! * Events on an [`events_core::Emitter`]: `request`, `flush-start`, `flush-done`,
 //!   `batch` (with [`BatchMetadata`]), `audit-pass`, `audit-fail`, `audit-skip`, `pause`,
 //!   `resume`, `shutdown` and `error`.
 //!
-//! Full batches leave as soon as the window allows, without waiting for a flush tick;
-//! partial batches leave on the flush tick, after lingering, or on [`Batcher::flush`].
+//! Full batches leave as soon as the allowance permits, without waiting for a flush
+//! tick; partial batches leave on the flush tick, after lingering, or on
+//! [`Batcher::flush`].
+//!
+//! # Pacing
+//!
+//! With a rate limiter, the per-second capacity is spread over the flush ticks rather
+//! than spent in one burst per second. Each flush tick grants a *slice* (capacity ×
+//! flush interval / 1 s, so a tenth of the capacity at the default 100 ms); allowance
+//! left unused is carried, up to what the sliding window allows, so after an idle
+//! second a burst of up to the whole capacity goes at once. An operation is released
+//! while the allowance is not used up before it; one that costs more than what is left
+//! overdraws it, and later slices repay the overdraft, so an operation dearer than a
+//! slice still leaves as soon as the window allows. The exact sliding one-second window
+//! stays the hard bound: no one-second window ever holds more than the capacity. Under
+//! a steady backlog a flush releases at most a slice plus one operation's cost. A
+//! watcher whose operation waits for the window keeps its turn; one whose backlog used
+//! up the slice yields the next turn to the other watchers. Without a rate limiter
+//! nothing is paced.
+//!
+//! # Nothing is lost
+//!
+//! An enqueued operation is delivered or handed back: refused enqueues return it in the
+//! [`EnqueueError`]; after [`Batcher::stop`], and after a stream watcher's [`Batches`]
+//! is dropped, what was not delivered stays with its watcher until
+//! [`Watcher::take_unsent`] takes it.
 //!
 //! The crate has no feature flags.
 //!

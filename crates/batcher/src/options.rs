@@ -89,12 +89,18 @@ impl BatcherBuilder {
     }
 
     /// The rate limiter whose per-second capacity bounds what is released.
+    ///
+    /// The capacity is read at every pass of the dispatcher and paced: each flush tick
+    /// grants a slice of it (see [Pacing](crate#pacing)), and no sliding one-second window
+    /// ever holds more than it. Without a limiter nothing is paced or bounded.
     pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
         self
     }
 
-    /// How often partial batches are flushed and the limiter's capacity is re-read.
+    /// How often partial batches are flushed and, with a rate limiter, how often a
+    /// slice of its capacity (capacity × interval / 1 s) is granted
+    /// (see [Pacing](crate#pacing)).
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.options.flush_interval = interval;
         self
