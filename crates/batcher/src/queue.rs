@@ -353,3 +353,43 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         !self.scheduled.swap(true, Ordering::SeqCst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Batcher;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_its_stream_can_no_longer_receive_is_kept_for_take_all() {
+        let batcher = Batcher::builder().build().unwrap();
+        let core = batcher.core().clone();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        // The receiver is gone before the batch is sent, as when a stream is dropped
+        // while the dispatcher is releasing to it.
+        drop(rx);
+        let queue = Arc::new(WatcherQueue::new(
+            core.clone(),
+            10,
+            None,
+            Duration::from_secs(1),
+            Sink::Stream(tx),
+        ));
+        for i in 0..3u8 {
+            core.buffered.0.ops.fetch_add(1, Ordering::SeqCst);
+            core.buffered.0.cost.fetch_add(2, Ordering::SeqCst);
+            queue.push(Operation::new(i, 2));
+        }
+        let step = queue.release(Instant::now(), true, None, &mut || {});
+        assert_eq!(step, Step::Released { ops: 3, cost: 6 });
+        assert_eq!(batcher.operations_in_buffer(), 3);
+        assert_eq!(batcher.needs_capacity(), 6);
+        assert_eq!(batcher.inflight(), 0);
+
+        let back = queue.take_all();
+        let payloads: Vec<u8> = back.iter().map(|o| *o.payload()).collect();
+        assert_eq!(payloads, vec![0, 1, 2]);
+        assert!(back.iter().all(|o| o.attempts() == 0));
+        assert_eq!(batcher.operations_in_buffer(), 0);
+        assert_eq!(batcher.needs_capacity(), 0);
+    }
+}
