@@ -11,10 +11,21 @@
 //! What it adds to the classic design:
 //!
 //! * **Safety first**: a lease is counted only until the time its acquire (or renew)
-//!   request was *sent* plus the lease duration minus a safety margin, so the capacity in
-//!   use across all instances never exceeds `shared + reserved`.
-//! * **Renew, shed, release**: leases still needed are renewed; leases no longer needed
-//!   (and all of them on `stop`) are released at once so other instances get them.
+//!   request was *sent* plus the lease duration minus a safety margin minus the rate
+//!   window, so the capacity in use across all instances never exceeds
+//!   `shared + reserved`.
+//! * **Exact over the rate window**: capacity is a budget per second, so at any instant
+//!   is not enough. Between the moment one instance stops counting a partition and the
+//!   moment another can start counting it, at least the rate window passes (builder
+//!   [`rate_window`](AzureSharedResourceBuilder::rate_window), default 1.1 s; it must be
+//!   at least the consumer's accounting window). Consumers that each spend at most their
+//!   `capacity()` in any sliding window therefore spend at most `shared + Σ reserved`
+//!   together in any such window, also while partitions move between instances.
+//! * **Renew, drain, release**: leases still needed are renewed; a lease no longer needed
+//!   stops being counted at once, is kept ("draining") for the rate window, then
+//!   released so other instances get it; demand that returns meanwhile counts it again.
+//!   `stop` drops the capacity to the reserve at once and returns once the leases are
+//!   released, one rate window later.
 //! * **Fast ramp-up**: a large deficit is acquired with several concurrent requests.
 //! * **Fair sharing**: instances announce their demand next to the partitions and cap
 //!   themselves at their max-min fair share while others want partitions too.
@@ -26,7 +37,9 @@
 //!
 //! Events: `created-container`/`verified-container` (msg = container URL),
 //! `created-blob`/`verified-blob` (val = index), `target` (val = partitions wanted),
-//! `allocated`/`released`/`failed` (val = index), `capacity` (val = capacity), `error`
+//! `allocated` (val = index; the partition is counted from now on), `released` (val =
+//! index; the lease is given back, or was lost), `failed` (val = index), `capacity`
+//! (val = capacity; it drops at once when a partition starts draining), `error`
 //! (msg = cause) and `shutdown`.
 //!
 //! The crate has no feature flags.
@@ -47,6 +60,7 @@
 //!     .factor(1_000)
 //!     .reserved_capacity(500)
 //!     .lease_duration(Duration::from_secs(15))
+//!     .rate_window(Duration::from_millis(1_100))
 //!     .build()?;
 //! assert_eq!(limiter.partitions(), 11);
 //! assert_eq!(limiter.max_capacity(), 10_700);

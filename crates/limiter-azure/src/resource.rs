@@ -84,7 +84,8 @@ impl AzureSharedResource {
     }
 
     /// Changes the shared capacity; new partition blobs are provisioned first (when the
-    /// limiter is provisioned or started), and partitions past a reduced count are released.
+    /// limiter is provisioned or started), and partitions past a reduced count stop being
+    /// counted at once and are released one rate window later.
     ///
     /// # Errors
     ///
