@@ -154,7 +154,10 @@ async fn pass(
                     released += ops;
                     served = true;
                     if capacity.is_some() {
-                        pacer.record(now, cost);
+                        // Counted from the moment it left, not from the start of the
+                        // pass: a pass may yield, and a release must stay in the
+                        // window for a full second after the datastore could see it.
+                        pacer.record(Instant::now(), cost);
                     }
                     // Each batch spawns a task or wakes a stream; let them run now and
                     // then rather than piling up behind a long pass.
