@@ -188,8 +188,8 @@ impl<T: Send + 'static> Watcher<T> {
     ///
     /// # Errors
     ///
-    /// [`EnqueueError`] holding `op`: too expensive, too many attempts, buffer full or
-    /// stopped.
+    /// [`EnqueueError`] holding `op`: too expensive, too many attempts, buffer full,
+    /// stopped, or closed (the watcher's [`Batches`] stream was dropped).
     #[inline]
     pub fn try_enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
         match self.check(op) {
@@ -204,7 +204,8 @@ impl<T: Send + 'static> Watcher<T> {
     /// # Errors
     ///
     /// [`EnqueueError`] holding `op`: too expensive, too many attempts, buffer full (only
-    /// with `error_on_full_buffer`) or stopped (also if the batcher stops while waiting).
+    /// with `error_on_full_buffer`), stopped (also if the batcher stops while waiting), or
+    /// closed (the watcher's [`Batches`] stream was dropped, also while waiting).
     ///
     /// # Cancel safety
     ///
@@ -299,8 +300,10 @@ impl<T: Send + 'static> Watcher<T> {
 ///
 /// Dropping it closes its watcher, and nothing is lost: operations still buffered, and
 /// those of batches released but not yet received from the stream, stay with the
-/// watcher (counted in [`Batcher::operations_in_buffer`], with the attempt of an
-/// unreceived batch taken back) until [`Watcher::take_unsent`] takes them. Later
+/// watcher (counted in [`Batcher::operations_in_buffer`] and
+/// [`Batcher::needs_capacity`], with the attempt of an unreceived batch taken back)
+/// until [`Watcher::take_unsent`] takes them; take them promptly, since the batcher
+/// asks its limiter for capacity for them until then. Later
 /// enqueues on the watcher fail with [`EnqueueErrorKind::Closed`], handing the
 /// operation back. Batches already received are unaffected.
 pub struct Batches<T> {
