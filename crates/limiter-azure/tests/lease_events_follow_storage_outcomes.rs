@@ -912,3 +912,44 @@ async fn an_instance_keeps_to_its_fair_share_while_others_want_partitions() {
     limiter.stop().await.unwrap();
     assert_eq!(*withdrawn.lock().unwrap(), 1, "withdrew twice");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_wider_rate_window_stops_counting_an_unrenewed_lease_that_much_earlier() {
+    let acquired = calls();
+    let mut m = provisioned();
+    grant_all(&mut m, &acquired);
+    m.expect_renew().returning(|_, _| hang());
+    m.expect_release().returning(|_, _| ready(Ok(())));
+    let limiter = AzureSharedResource::builder()
+        .shared_capacity(3_000)
+        .factor(1_000)
+        .reserved_capacity(100)
+        .rate_window(3 * SECOND)
+        .seed(7)
+        .build_with_manager(Arc::new(m))
+        .unwrap();
+    let capacity = capacity_log(&limiter);
+    let rec = Recorder::attach(limiter.emitter());
+    limiter.provision().await.unwrap();
+    limiter.start().await.unwrap();
+    limiter.give_me(1_100);
+    assert!(rec.wait_for(SECOND, |_| limiter.capacity() == 1_100).await);
+    // The first drop back to the reserve (the loop then acquires again at once).
+    let first_drop = || {
+        let log = capacity.lock().unwrap();
+        let up = log.iter().position(|c| c.1 == 1_100)?;
+        log[up..].iter().find(|c| c.1 == 100).copied()
+    };
+    assert!(rec.wait_for(20 * SECOND, |_| first_drop().is_some()).await);
+    let sent = acquired.lock().unwrap()[0].0;
+    let (lapsed, _) = first_drop().unwrap();
+    // 15 s lease − 0.5 s safety margin − 3 s rate window, from the acquire's send time:
+    // the storage keeps the lease at least 3.5 s longer, so nobody else can spend the
+    // partition within the window.
+    let counted = lapsed - sent;
+    assert!(
+        counted <= Duration::from_millis(11_500) && counted >= Duration::from_millis(11_000),
+        "counted for {counted:?}"
+    );
+    limiter.stop().await.unwrap();
+}
