@@ -171,7 +171,7 @@ async fn pass(
                 Step::Blocked { cost } => {
                     // Held back by the window: wake when it has room. Held back by the
                     // paced allowance only: the next tick grants more.
-                    if let Some(at) = capacity.and_then(|c| pacer.window_fits_after(cost, c, now)) {
+                    if let Some(at) = capacity.and_then(|c| pacer.window_fits_later(cost, c)) {
                         earliest(at, &mut wake_at);
                     }
                     let exhausted = allowance.is_some_and(|a| a.paced == 0);

@@ -101,14 +101,14 @@ impl Pacer {
         self.credit -= i128::from(cost) * NANOS;
     }
 
-    /// When the window will have room for `cost`, if that is later than `now`.
-    pub(crate) fn window_fits_after(
-        &self,
-        cost: u64,
-        capacity: u64,
-        now: Instant,
-    ) -> Option<Instant> {
-        self.window.fits_at(cost, capacity).filter(|at| *at > now)
+    /// When the window will have room for `cost`; `None` if it has room already (then
+    /// only the paced allowance holds the operation back, and the next tick grants
+    /// more) or never will at this capacity.
+    pub(crate) fn window_fits_later(&self, cost: u64, capacity: u64) -> Option<Instant> {
+        if self.window.available(capacity) >= cost {
+            return None;
+        }
+        self.window.fits_at(cost, capacity)
     }
 }
 
@@ -201,7 +201,7 @@ mod tests {
             }
         );
         assert_eq!(
-            p.window_fits_after(100, 1_000, t0 + TICK * 10),
+            p.window_fits_later(100, 1_000),
             Some(t0 + TICK * 10 + Duration::from_millis(2))
         );
     }
