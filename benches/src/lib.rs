@@ -6,3 +6,4 @@
 pub mod azure;
 pub mod batcher;
 pub mod bbs;
+pub mod report;

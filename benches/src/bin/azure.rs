@@ -11,46 +11,15 @@
 //! Needs `AZURE_STORAGE_CONNECTION_STRING`. `--quick` shortens every run. With
 //! `FLOWGATE_BENCH_OUT` set, one JSON object per figure is appended to that file.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use events_core::RateLimiter;
 use flowgate_benches::azure::CountingLeases;
+use flowgate_benches::report::Report;
 use limiter_azure::{AzureBlobLeases, AzureSharedResource, AzureStorage, Credentials};
 
 const PARTITIONS: u32 = 20;
-
-struct Report {
-    rows: Vec<(String, f64, String, String)>,
-}
-
-impl Report {
-    fn add(&mut self, metric: &str, value: f64, unit: &str, goal: &str) {
-        println!("{metric:<52} {value:>10.2} {unit:<14} goal {goal}");
-        self.rows
-            .push((metric.into(), value, unit.into(), goal.into()));
-    }
-
-    fn write_json(&self) {
-        let Ok(path) = std::env::var("FLOWGATE_BENCH_OUT") else {
-            return;
-        };
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .expect("FLOWGATE_BENCH_OUT is writable");
-        for (metric, value, unit, goal) in &self.rows {
-            writeln!(
-                file,
-                "{{\"bench\":\"azure\",\"metric\":\"{metric}\",\"value\":{value},\"unit\":\"{unit}\",\"goal\":\"{goal}\"}}"
-            )
-            .expect("FLOWGATE_BENCH_OUT is writable");
-        }
-    }
-}
 
 fn container(prefix: &str) -> String {
     let nanos = SystemTime::now()
@@ -212,7 +181,7 @@ async fn fairness(conn: &str, window: Duration, report: &mut Report) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let quick = flowgate_benches::report::quick();
     let Ok(conn) = std::env::var("AZURE_STORAGE_CONNECTION_STRING") else {
         eprintln!(
             "azure bench: AZURE_STORAGE_CONNECTION_STRING is not set; start Azurite (or point it \
@@ -230,7 +199,7 @@ fn main() {
     } else {
         (7, Duration::from_secs(60), Duration::from_secs(60))
     };
-    let mut report = Report { rows: Vec::new() };
+    let mut report = Report::new("azure");
     println!("{:<52} {:>10} {:<14} goal", "metric", "value", "unit");
     rt.block_on(async {
         ramp_up(&conn, runs, &mut report).await;

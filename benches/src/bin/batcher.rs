@@ -13,51 +13,15 @@
 //! `--quick` shortens every run. With `FLOWGATE_BENCH_OUT` set, one JSON object per
 //! figure is appended to that file.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use batcher::{BatchMetadata, Batcher, Operation, Watcher};
 use events_core::RateLimiter;
 use flowgate_benches::batcher::{Throughput, runtime};
+use flowgate_benches::report::Report;
 use limiter_provisioned::ProvisionedResource;
 use tokio::runtime::Runtime;
-
-struct Report {
-    rows: Vec<(String, String, f64, String, String)>,
-}
-
-impl Report {
-    fn add(&mut self, metric: &str, value: f64, unit: &str, goal: &str) {
-        self.rows.push((
-            "batcher".into(),
-            metric.into(),
-            value,
-            unit.into(),
-            goal.into(),
-        ));
-        println!("{metric:<44} {value:>12.3} {unit:<12} goal {goal}");
-    }
-
-    fn write_json(&self) {
-        let Ok(path) = std::env::var("FLOWGATE_BENCH_OUT") else {
-            return;
-        };
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .expect("FLOWGATE_BENCH_OUT is writable");
-        for (bench, metric, value, unit, goal) in &self.rows {
-            writeln!(
-                file,
-                "{{\"bench\":\"{bench}\",\"metric\":\"{metric}\",\"value\":{value},\"unit\":\"{unit}\",\"goal\":\"{goal}\"}}"
-            )
-            .expect("FLOWGATE_BENCH_OUT is writable");
-        }
-    }
-}
 
 /// CPU time of the whole process: the sum over its threads of the time they ran, read
 /// from `/proc/self/task/*/schedstat` (nanoseconds). The runtime's threads live for the
@@ -300,7 +264,7 @@ fn main() {
         println!("{}", peak_rss_mb());
         return;
     }
-    let quick = std::env::args().any(|a| a == "--quick");
+    let quick = flowgate_benches::report::quick();
     // `--only w1` (or w2, w3) runs one group, for profiling.
     let only = std::env::args()
         .skip_while(|a| a != "--only")
@@ -308,7 +272,7 @@ fn main() {
         .unwrap_or_default();
     let wants = |w: &str| only.is_empty() || only == w;
     let rt = runtime();
-    let mut report = Report { rows: Vec::new() };
+    let mut report = Report::new("batcher");
     let runs = if quick { 3 } else { 7 };
     let ops = if quick { 500_000 } else { 2_000_000 };
     println!(

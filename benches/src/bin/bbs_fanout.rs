@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use bbs_events::client::{Client, SubscriptionError};
 use bbs_events::server::{Hub, Server};
 use flowgate_benches::bbs::{stamp_of, stamped_crash};
+use flowgate_benches::report::Report;
 use tokio_util::sync::CancellationToken;
 
 /// Latency histogram: 10 µs buckets up to 2 s, then one overflow bucket.
@@ -72,42 +73,8 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-struct Report {
-    rows: Vec<(String, f64, String, String)>,
-}
-
-impl Report {
-    fn add(&mut self, metric: &str, value: f64, unit: &str, goal: &str) {
-        self.rows
-            .push((metric.to_owned(), value, unit.to_owned(), goal.to_owned()));
-    }
-
-    fn finish(&self) {
-        println!("{:<44} {:>14} {:<10} goal", "metric", "value", "unit");
-        for (metric, value, unit, goal) in &self.rows {
-            println!("{metric:<44} {value:>14.2} {unit:<10} {goal}");
-        }
-        let Ok(path) = std::env::var("FLOWGATE_BENCH_OUT") else {
-            return;
-        };
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .expect("FLOWGATE_BENCH_OUT is writable");
-        for (metric, value, unit, goal) in &self.rows {
-            let value = if value.is_finite() { *value } else { -1.0 };
-            writeln!(
-                file,
-                "{{\"bench\":\"bbs_fanout\",\"metric\":\"{metric}\",\"value\":{value:.3},\"unit\":\"{unit}\",\"goal\":\"{goal}\"}}"
-            )
-            .expect("FLOWGATE_BENCH_OUT is writable");
-        }
-    }
-}
-
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let quick = flowgate_benches::report::quick();
     let subscribers: usize = if quick { 100 } else { 1000 };
     let rate: u64 = 10_000;
     let duration = if quick {
@@ -125,7 +92,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut report = Report { rows: Vec::new() };
+    let mut report = Report::new("bbs_fanout");
     runtime.block_on(memory_phase(subscribers, &mut report));
     runtime.block_on(load_phase(subscribers, rate, duration, &mut report, ""));
     // The server alone, with raw TCP readers that only count events, to separate the server's
@@ -133,7 +100,7 @@ fn main() {
     runtime.block_on(server_only_phase(subscribers, rate, duration, &mut report));
     // The same load for a handful of subscribers, for the latency of an unsaturated hub.
     runtime.block_on(load_phase(10, rate, duration, &mut report, "10 subs: "));
-    report.finish();
+    report.write_json();
 }
 
 async fn start_server() -> (Hub, String, CancellationToken) {
