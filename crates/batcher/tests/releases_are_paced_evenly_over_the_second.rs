@@ -6,22 +6,12 @@ mod support;
 use std::time::Duration;
 
 use batcher::{Batcher, Operation, Watcher};
-use support::{Delivered, TestLimiter, max_window_cost, next_within, reporting_watcher};
-use tokio::sync::mpsc::UnboundedReceiver;
+use support::{
+    Delivered, TestLimiter, collect, max_window_cost, next_within, reporting_watcher, windows,
+};
 use tokio::time::Instant;
 
 const FLUSH: Duration = Duration::from_millis(100);
-
-async fn collect<T>(rx: &mut UnboundedReceiver<Delivered<T>>, ops: usize) -> Vec<Delivered<T>> {
-    let mut out = Vec::new();
-    let mut seen = 0;
-    while seen < ops {
-        let d = next_within(rx, Duration::from_secs(30)).await;
-        seen += d.payloads.len();
-        out.push(d);
-    }
-    out
-}
 
 /// Released cost per flush interval since `t0`.
 fn buckets<T>(delivered: &[Delivered<T>], t0: Instant) -> Vec<u64> {
@@ -34,10 +24,6 @@ fn buckets<T>(delivered: &[Delivered<T>], t0: Instant) -> Vec<u64> {
         out[k] += d.cost;
     }
     out
-}
-
-fn windows<T>(delivered: &[Delivered<T>]) -> Vec<(Instant, u64)> {
-    delivered.iter().map(|d| (d.at, d.cost)).collect()
 }
 
 #[tokio::test(start_paused = true)]

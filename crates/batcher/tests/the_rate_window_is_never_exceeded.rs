@@ -8,24 +8,8 @@ use std::time::Duration;
 use batcher::{Batcher, Operation, Watcher};
 use events_core::RateLimiter;
 use proptest::prelude::*;
-use support::{Delivered, TestLimiter, max_window_cost, next_within, reporting_watcher};
-use tokio::sync::mpsc::UnboundedReceiver;
+use support::{TestLimiter, collect, max_window_cost, next_within, reporting_watcher, windows};
 use tokio::time::Instant;
-
-async fn collect(rx: &mut UnboundedReceiver<Delivered<u32>>, ops: usize) -> Vec<Delivered<u32>> {
-    let mut out = Vec::new();
-    let mut seen = 0;
-    while seen < ops {
-        let d = next_within(rx, Duration::from_secs(30)).await;
-        seen += d.payloads.len();
-        out.push(d);
-    }
-    out
-}
-
-fn windows(delivered: &[Delivered<u32>]) -> Vec<(Instant, u64)> {
-    delivered.iter().map(|d| (d.at, d.cost)).collect()
-}
 
 #[tokio::test(start_paused = true)]
 async fn a_provisioned_budget_is_used_fully_and_never_exceeded() {

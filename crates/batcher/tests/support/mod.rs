@@ -162,3 +162,20 @@ pub fn max_window_cost(deliveries: &[(Instant, u64)]) -> u64 {
     }
     max
 }
+
+/// Receives batches until `ops` operations have arrived (30 s of paused-clock time at most).
+pub async fn collect<T>(rx: &mut UnboundedReceiver<Delivered<T>>, ops: usize) -> Vec<Delivered<T>> {
+    let mut out = Vec::new();
+    let mut seen = 0;
+    while seen < ops {
+        let d = next_within(rx, Duration::from_secs(30)).await;
+        seen += d.payloads.len();
+        out.push(d);
+    }
+    out
+}
+
+/// Each delivery's release time and cost, for [`max_window_cost`].
+pub fn windows<T>(delivered: &[Delivered<T>]) -> Vec<(Instant, u64)> {
+    delivered.iter().map(|d| (d.at, d.cost)).collect()
+}
