@@ -128,62 +128,49 @@ impl TestCounts {
     }
 }
 
-/// Every implementation crate depends on `events-core` and on no sibling.
+/// The packages `package` depends on through normal edges (itself first), as
+/// `cargo tree` resolves them with the given feature arguments.
+fn dependencies(package: &str, feature_args: &[&str]) -> Result<Vec<String>> {
+    let out = cmd::cargo()
+        .args(["tree", "--package", package])
+        .args(feature_args)
+        .args(["--edges", "normal", "--prefix", "none", "--format", "{p}"])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "cargo tree -p {package} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Every implementation crate depends on `events-core` and on no sibling, and the facade
+/// without its network features pulls in neither the Azure SDK nor HTTP.
 fn check_crate_graph() -> Result<()> {
     for krate in LEAF_CRATES {
-        let out = cmd::cargo()
-            .args([
-                "tree",
-                "--package",
-                krate,
-                "--edges",
-                "normal",
-                "--prefix",
-                "none",
-                "--format",
-                "{p}",
-            ])
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "cargo tree -p {krate} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let tree = String::from_utf8_lossy(&out.stdout);
-        for line in tree.lines().skip(1) {
-            let name = line.split_whitespace().next().unwrap_or("");
-            if name != *krate && name != "events-core" && ALL_CRATES.contains(&name) {
+        let deps = dependencies(krate, &[])?;
+        for name in deps.iter().skip(1) {
+            if name != krate && name != "events-core" && ALL_CRATES.contains(&name.as_str()) {
                 bail!(
                     "`{krate}` depends on its sibling `{name}`; implementation crates may depend only on events-core"
                 );
             }
         }
-        if !tree.lines().any(|l| l.starts_with("events-core ")) {
+        if !deps.iter().any(|n| n == "events-core") {
             bail!("`{krate}` does not depend on events-core");
         }
     }
     eprintln!("xtask: no implementation crate depends on a sibling");
 
-    // The facade without its network features must not pull in the Azure SDK or HTTP.
-    let out = cmd::cargo()
-        .args([
-            "tree",
-            "--package",
-            "flowgate",
-            "--no-default-features",
-            "--features",
-            "batcher,provisioned",
-        ])
-        .args(["--edges", "normal", "--prefix", "none", "--format", "{p}"])
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "cargo tree -p flowgate failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let tree = String::from_utf8_lossy(&out.stdout);
+    let slim = dependencies(
+        "flowgate",
+        &["--no-default-features", "--features", "batcher,provisioned"],
+    )?;
     for heavy in [
         "azure_core",
         "reqwest",
@@ -191,10 +178,7 @@ fn check_crate_graph() -> Result<()> {
         "limiter-azure",
         "bbs-events",
     ] {
-        if tree
-            .lines()
-            .any(|l| l.split_whitespace().next() == Some(heavy))
-        {
+        if slim.iter().any(|n| n == heavy) {
             bail!(
                 "flowgate with only `batcher,provisioned` depends on `{heavy}`; keep it behind its feature"
             );

@@ -19,6 +19,7 @@ type ListenerFn = dyn Fn(&Event) + Send + Sync;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ListenerId(u64);
 
+#[derive(Clone)]
 struct Entry {
     id: ListenerId,
     listener: Arc<ListenerFn>,
@@ -116,13 +117,7 @@ impl Emitter {
         let id = ListenerId(self.inner.next_id.fetch_add(1, Ordering::Relaxed));
         let listener: Arc<ListenerFn> = Arc::new(listener);
         self.update_listeners(|old| {
-            let mut list: Vec<Entry> = old
-                .iter()
-                .map(|e| Entry {
-                    id: e.id,
-                    listener: e.listener.clone(),
-                })
-                .collect();
+            let mut list = old.to_vec();
             list.push(Entry {
                 id,
                 listener: listener.clone(),
@@ -141,15 +136,7 @@ impl Emitter {
             if !old.iter().any(|e| e.id == id) {
                 return None;
             }
-            Some(
-                old.iter()
-                    .filter(|e| e.id != id)
-                    .map(|e| Entry {
-                        id: e.id,
-                        listener: e.listener.clone(),
-                    })
-                    .collect(),
-            )
+            Some(old.iter().filter(|e| e.id != id).cloned().collect())
         });
         if removed {
             self.inner.observers.fetch_sub(1, Ordering::AcqRel);
