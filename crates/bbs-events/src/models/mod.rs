@@ -34,6 +34,7 @@ mod maps;
 mod resolve;
 mod ser;
 mod task;
+mod version;
 
 pub use self::actions::{
     Action, CodependentAction, DownloadAction, EmitProgressAction, ParallelAction, ResourceLimits,
@@ -62,3 +63,4 @@ pub use self::events::{
 };
 pub use self::maps::{MetricTagEntry, RouteEntry, StringEntry};
 pub use self::task::{Task, TaskDefinition};
+pub use self::version::Version;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::models::Version;
 use crate::{CellFilterError, Event, EventType};
 
 /// The event routes of the BBS, as served.
@@ -25,6 +26,16 @@ impl ServerRoute {
             }
             ("POST", "/v1/events/tasks" | "/v1/events/tasks.r1") => Some(ServerRoute::Tasks),
             _ => None,
+        }
+    }
+
+    /// The model version served on `path`: [`Version::V0`] on the routes without `.r1`, as the
+    /// BBS does.
+    pub fn version_of(path: &str) -> Version {
+        if path.ends_with(".r1") {
+            Version::V3
+        } else {
+            Version::V0
         }
     }
 

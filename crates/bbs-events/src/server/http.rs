@@ -11,6 +11,7 @@ use http_body_util::{BodyExt as _, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use tokio_util::sync::CancellationToken;
 
+use crate::models::Version;
 use crate::server::HubError;
 use crate::server::filter::{Filter, ServerRoute};
 use crate::server::hub::{EncodedEvent, Hub, HubSubscription};
@@ -65,6 +66,7 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
     let Some(route) = ServerRoute::from_request(request.method(), request.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "404 page not found\n");
     };
+    let version = ServerRoute::version_of(request.uri().path());
     let last_event_id = request
         .headers()
         .get("last-event-id")
@@ -125,6 +127,7 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
         next_id: 0,
         hub_ids: replaying,
         live: Arc::clone(&routes.live),
+        version,
     };
     let stream = futures::stream::unfold(state, |mut state| async move {
         let bytes = state.next_chunk().await?;
@@ -160,6 +163,8 @@ struct StreamState {
     next_id: u64,
     hub_ids: bool,
     live: Arc<Mutex<HashSet<u64>>>,
+    /// The model version of the route (V0 without `.r1`).
+    version: Version,
 }
 
 impl Drop for StreamState {
@@ -204,7 +209,7 @@ impl StreamState {
             &mut out,
             id,
             event.event_type().as_str(),
-            &event.payload_b64,
+            event.payload_b64_in(self.version),
         );
         Bytes::from(out)
     }

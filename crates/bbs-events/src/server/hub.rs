@@ -2,13 +2,15 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use base64::Engine as _;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::server::error::HubError;
+use crate::models::Version;
 use crate::server::filter::Filter;
 use crate::{Event, EventType};
 
@@ -24,24 +26,43 @@ pub struct EncodedEvent {
     pub event: Event,
     /// The protobuf payload in standard base64.
     pub payload_b64: Bytes,
+    /// The V0 payload, encoded on first use by a subscriber of a route without `.r1`.
+    v0_b64: OnceLock<Bytes>,
 }
 
 impl EncodedEvent {
     /// Encodes `event` (protobuf, then base64).
     pub fn new(seq: u64, event: Event) -> EncodedEvent {
-        let payload = event.encode_to_vec();
-        let payload_b64 = base64::engine::general_purpose::STANDARD.encode(payload);
+        let payload_b64 = encode_b64(&event);
         EncodedEvent {
             seq,
             event,
-            payload_b64: Bytes::from(payload_b64),
+            payload_b64,
+            v0_b64: OnceLock::new(),
         }
+    }
+
+    /// The base64 payload in the model `version` (see [`Version`]); the V0 form is encoded once
+    /// per event, whatever the number of its subscribers.
+    pub fn payload_b64_in(&self, version: Version) -> &Bytes {
+        if version == Version::V3 {
+            return &self.payload_b64;
+        }
+        self.v0_b64
+            .get_or_init(|| match self.event.version_down_to(version) {
+                Cow::Borrowed(_) => self.payload_b64.clone(),
+                Cow::Owned(v0) => encode_b64(&v0),
+            })
     }
 
     /// The event's type.
     pub fn event_type(&self) -> EventType {
         self.event.event_type()
     }
+}
+
+fn encode_b64(event: &Event) -> Bytes {
+    Bytes::from(base64::engine::general_purpose::STANDARD.encode(event.encode_to_vec()))
 }
 
 type CountCallback = Arc<dyn Fn(usize) + Send + Sync>;
