@@ -32,8 +32,8 @@ fn tsv(name: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn corpus() -> Vec<Event> {
-    tsv("payloads.tsv")
+fn corpus(name: &str) -> Vec<Event> {
+    tsv(name)
         .iter()
         .map(|(kind, payload)| {
             Event::decode(EventType::from_wire(kind).unwrap(), &b64(payload)).unwrap()
@@ -116,7 +116,7 @@ fn with_empty_task_definitions(expected: Vec<(String, String)>) -> Vec<(String, 
 async fn the_corpus_on_each_route_without_r1_gives_the_real_v0_bytes() {
     let hub = Hub::new();
     let server = Server::builder(hub.clone())
-        .preload(corpus())
+        .preload(corpus("payloads.tsv"))
         .bind("127.0.0.1:0")
         .await
         .unwrap();
@@ -137,7 +137,11 @@ async fn the_corpus_on_each_route_without_r1_gives_the_real_v0_bytes() {
         ),
     ];
     for cell in cells {
-        cases.push(("/v1/events", format!("p1-events-{cell}.tsv"), cell_body(cell)));
+        cases.push((
+            "/v1/events",
+            format!("p1-events-{cell}.tsv"),
+            cell_body(cell),
+        ));
         cases.push((
             "/v1/events/lrp_instances",
             format!("p1-instances-{cell}.tsv"),
@@ -168,7 +172,7 @@ fn every_corpus_event_downgrades_to_the_real_v0_payload() {
         .flat_map(|f| with_empty_task_definitions(tsv(&format!("v0/{f}"))))
         .map(|(_, data)| data)
         .collect();
-    for (event, (kind, original)) in corpus().iter().zip(tsv("payloads.tsv")) {
+    for (event, (kind, original)) in corpus("payloads.tsv").iter().zip(tsv("payloads.tsv")) {
         let v0 = event.version_down_to(Version::V0);
         if matches!(event, Event::TaskChanged(e) if e.before.is_none()) {
             continue;
@@ -179,6 +183,96 @@ fn every_corpus_event_downgrades_to_the_real_v0_payload() {
             "{kind} downgraded is not in the real server's V0 output"
         );
         // Downgrading is a no-op in the current version.
-        assert_eq!(event.version_down_to(Version::V3).encode_to_vec(), b64(&original));
+        assert_eq!(
+            event.version_down_to(Version::V3).encode_to_vec(),
+            b64(&original)
+        );
     }
+}
+
+/// Desired LRPs and tasks made for the corner cases of the rules (emit-progress and try actions
+/// nested in timeouts and groups, actions with two fields set, layers of every type and digest
+/// algorithm including unknown ones, a start timeout beyond 32 bits, a timeout that overflows in
+/// nanoseconds), with the real server's V0 output for them.
+#[tokio::test]
+async fn corner_cases_of_the_downgrade_match_the_real_server() {
+    let hub = Hub::new();
+    let server = Server::builder(hub.clone())
+        .preload(corpus("v0/edge-payloads.tsv"))
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = format!("http://{}", server.local_addr());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+    let expected = tsv("v0/edge-expected.tsv");
+    let (lrps, tasks): (Vec<_>, Vec<_>) = expected
+        .into_iter()
+        .partition(|(kind, _)| kind.starts_with("desired_lrp"));
+    assert_eq!(read(&url, "/v1/events", Vec::new(), lrps.len()).await, lrps);
+    assert_eq!(
+        read(&url, "/v1/events/tasks", Vec::new(), tasks.len()).await,
+        tasks
+    );
+    shutdown.cancel();
+}
+
+/// Where the real server cannot encode the downgrade (an emit-progress action without an inner
+/// action inside a group: it panics and drops the connection), flowgate keeps an empty action in
+/// its place; a task without a definition keeps none.
+#[test]
+fn the_real_servers_failure_cases_downgrade_sanely() {
+    use bbs_events::models::{
+        Action, DesiredLrp, EmitProgressAction, SerialAction, Task, TaskCreatedEvent,
+    };
+    let lrp = DesiredLrp {
+        action: Some(Action {
+            serial_action: Some(Box::new(SerialAction {
+                actions: vec![Action {
+                    emit_progress_action: Some(Box::new(EmitProgressAction::default())),
+                    ..Action::default()
+                }],
+                ..SerialAction::default()
+            })),
+            ..Action::default()
+        }),
+        ..DesiredLrp::default()
+    };
+    let v0 = lrp.version_down_to(Version::V0);
+    let serial = v0.action.as_ref().unwrap().serial_action.as_ref().unwrap();
+    assert_eq!(serial.actions, vec![Action::default()]);
+
+    let event = Event::TaskCreated(TaskCreatedEvent {
+        task: Some(Box::new(Task::default())),
+    });
+    assert_eq!(*event.version_down_to(Version::V0), event);
+}
+
+/// A client set to V0 subscribes on the routes without `.r1` and decodes the downgraded events
+/// as the same types.
+#[tokio::test]
+async fn a_v0_client_receives_the_downgraded_events() {
+    let events: Vec<Event> = corpus("v0/edge-payloads.tsv");
+    let hub = Hub::new();
+    let server = Server::builder(hub.clone())
+        .preload(events.clone())
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = format!("http://{}", server.local_addr());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+    let client = bbs_events::client::Client::builder(&url)
+        .model_version(Version::V0)
+        .build()
+        .unwrap();
+    let mut tasks = client.subscribe_to_task_events().await.unwrap();
+    for event in events
+        .iter()
+        .filter(|e| e.event_type() == EventType::TaskCreated)
+    {
+        let received = support::within(10, "a V0 task event", tasks.next()).await;
+        assert_eq!(received.unwrap().event, *event.version_down_to(Version::V0));
+    }
+    shutdown.cancel();
 }

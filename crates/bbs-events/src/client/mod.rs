@@ -13,6 +13,8 @@ mod subscription;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::models::Version;
+
 pub use self::backoff::Backoff;
 pub use self::error::{ClientError, PayloadError, SubscriptionError, TransportError};
 pub use self::subscription::{EventSubscription, ReceivedEvent};
@@ -34,10 +36,20 @@ pub enum Route {
 impl Route {
     /// The request path of the route (the current `.r1` form).
     pub fn path(self) -> &'static str {
-        match self {
-            Route::Events => "/v1/events.r1",
-            Route::Instances => "/v1/events/lrp_instances.r1",
-            Route::Tasks => "/v1/events/tasks.r1",
+        self.path_in(Version::V3)
+    }
+
+    /// The request path of the route in the model `version`: the `.r1` path for the current
+    /// version, the path without `.r1` for [`Version::V0`] (where the BBS downgrades desired LRPs
+    /// and task definitions; the events decode as the same types).
+    pub fn path_in(self, version: Version) -> &'static str {
+        match (self, version) {
+            (Route::Events, Version::V0) => "/v1/events",
+            (Route::Instances, Version::V0) => "/v1/events/lrp_instances",
+            (Route::Tasks, Version::V0) => "/v1/events/tasks",
+            (Route::Events, _) => "/v1/events.r1",
+            (Route::Instances, _) => "/v1/events/lrp_instances.r1",
+            (Route::Tasks, _) => "/v1/events/tasks.r1",
         }
     }
 
@@ -70,6 +82,7 @@ pub(crate) struct Settings {
     pub(crate) max_attempts: Option<u32>,
     pub(crate) max_event_size: usize,
     pub(crate) response_timeout: Option<Duration>,
+    pub(crate) version: Version,
 }
 
 /// A client of a BBS event stream.
@@ -181,7 +194,7 @@ impl Client {
         route: Route,
         cell_id: &str,
     ) -> Result<EventSubscription, SubscriptionError> {
-        let url = format!("{}{}", self.base, route.path());
+        let url = format!("{}{}", self.base, route.path_in(self.settings.version));
         let body = encode_events_by_cell_id(cell_id);
         EventSubscription::connect(
             self.http.clone(),
@@ -220,6 +233,7 @@ impl ClientBuilder {
                 max_attempts: None,
                 max_event_size: crate::sse::DEFAULT_MAX_EVENT_SIZE,
                 response_timeout: None,
+                version: Version::V3,
             },
         }
     }
@@ -278,6 +292,15 @@ impl ClientBuilder {
     /// larger ones are skipped with [`SubscriptionError::EventTooLarge`].
     pub fn max_event_size(mut self, bytes: usize) -> Self {
         self.settings.max_event_size = bytes;
+        self
+    }
+
+    /// Subscribes on the routes of this model version (default [`Version::V3`], the `.r1`
+    /// routes). [`Version::V0`] uses the routes without `.r1`, which the BBS keeps for old clients:
+    /// desired LRPs and task definitions arrive downgraded (image layers as cached dependencies
+    /// and download actions, deprecated timeouts filled in) but decode as the same types.
+    pub fn model_version(mut self, version: Version) -> Self {
+        self.settings.version = version;
         self
     }
 

@@ -1,16 +1,16 @@
 //! The fan-out hub: every emitted event goes to every matching subscriber's bounded queue.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use base64::Engine as _;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::server::error::HubError;
 use crate::models::Version;
+use crate::server::error::HubError;
 use crate::server::filter::Filter;
 use crate::{Event, EventType};
 

@@ -5,8 +5,10 @@
 //! per connection, one event per chunk, route and cell-id filtering, and a terminating chunk when
 //! the hub closes, the subscriber falls behind, or the server shuts down.
 //!
-//! Differences from the BBS, by design: the routes without `.r1` serve the current (V3) format
-//! instead of downgrading desired LRPs and tasks to V0; chunks carry no empty `;` extension (hyper
+//! The routes without `.r1` serve desired LRPs and tasks downgraded to V0 as the BBS does (see
+//! [`models::Version`](crate::models::Version)), encoded once per event.
+//!
+//! Differences from the BBS, by design: chunks carry no empty `;` extension (hyper
 //! writes strict RFC 9112 chunks, which every client accepts); and with a
 //! [replay window](HubBuilder::replay_window) the ids are the hub's sequence numbers so that a
 //! reconnecting client's `Last-Event-ID` resumes where it left off.
