@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bbs_events::client::{Client, SubscriptionError};
+use bbs_events::client::{Client, StreamItem, SubscriptionError};
 use bbs_events::server::{Hub, Server};
 use flowgate_benches::bbs::{stamp_of, stamped_crash};
 use flowgate_benches::report::Report;
@@ -169,7 +169,7 @@ async fn load_phase(
         tasks.push(tokio::spawn(async move {
             loop {
                 match sub.next().await {
-                    Ok(received) => {
+                    Ok(StreamItem::Event(received)) => {
                         if let Some(stamp) = stamp_of(&received.event) {
                             let now = base.elapsed().as_nanos() as i64;
                             histogram.record(((now - stamp).max(0) / 1000) as u64);
@@ -181,7 +181,7 @@ async fn load_phase(
                         break;
                     }
                     Err(SubscriptionError::Closed) => break,
-                    Err(_) => {}
+                    Ok(_) | Err(_) => {}
                 }
             }
             sub.close();

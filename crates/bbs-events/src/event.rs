@@ -8,7 +8,11 @@ use crate::models;
 macro_rules! event_types {
     ($($(#[$m:meta])* $variant:ident => $wire:literal, $msg:ident, $proto:literal;)*) => {
         /// The kind of a BBS event, named on the wire by the SSE `event:` field.
+        ///
+        /// Non-exhaustive: a new BBS event type is not a breaking change, so a `match` needs a
+        /// wildcard arm.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
         pub enum EventType {
             $($(#[$m])* $variant,)*
         }
@@ -62,8 +66,11 @@ macro_rules! event_types {
         /// assert!(decoded.matches_cell("cell-z")?);
         /// # Ok::<(), Box<dyn std::error::Error>>(())
         /// ```
+        ///
+        /// Non-exhaustive, like [`EventType`]: a `match` needs a wildcard arm.
         #[derive(Debug, Clone, PartialEq, serde::Serialize)]
         #[serde(untagged)]
+        #[non_exhaustive]
         pub enum Event {
             $($(#[$m])* $variant(models::$msg),)*
         }

@@ -8,8 +8,10 @@
 //!   as the BBS does; the serde form is the proto3 JSON mapping.
 //! * [`client`]: [`Client`](client::Client) subscribes to the BBS routes (with mutual TLS) and returns
 //!   an [`EventSubscription`](client::EventSubscription), an [`events_core::EventSource`] and a
-//!   [`futures::Stream`] of typed events and per-event errors that reconnects by itself and says
-//!   when events may have been missed.
+//!   [`futures::Stream`] of [`StreamItem`](client::StreamItem)s and per-event errors that
+//!   reconnects by itself. A reconnect is not an error: it arrives as the item
+//!   [`StreamItem::Resync`](client::StreamItem::Resync), since a real BBS does not replay and the
+//!   consumer should list the current state again, and a `try_next()?` loop keeps going.
 //! * [`server`]: a fan-out [`Hub`](server::Hub) with bounded per-subscriber queues and an HTTP
 //!   [`Server`](server::Server) for the BBS routes, headers and framing, with optional mutual TLS.
 //! * [`sse`]: the incremental SSE parser (bounded memory) and the server's SSE writer.
@@ -26,7 +28,7 @@
 //! Serve a hub's events and read them with the client:
 //!
 //! ```
-//! use bbs_events::client::Client;
+//! use bbs_events::client::{Client, StreamItem};
 //! use bbs_events::models::{Task, TaskCreatedEvent};
 //! use bbs_events::server::{Hub, Server};
 //! use bbs_events::{Event, EventType};
@@ -47,10 +49,16 @@
 //! let task = Task { task_guid: "task-1".into(), ..Task::default() };
 //! hub.emit(Event::TaskCreated(TaskCreatedEvent { task: Some(task.into()) }))?;
 //!
-//! let received = tasks.next().await?;
-//! assert_eq!(received.id.as_deref(), Some("0"));
-//! assert_eq!(received.event.event_type(), EventType::TaskCreated);
-//! assert_eq!(received.event.key(), "task-1");
+//! match tasks.next().await? {
+//!     StreamItem::Event(received) => {
+//!         assert_eq!(received.id.as_deref(), Some("0"));
+//!         assert_eq!(received.event.event_type(), EventType::TaskCreated);
+//!         assert_eq!(received.event.key(), "task-1");
+//!     }
+//!     // After a reconnect: events may have been missed, list the current state again.
+//!     StreamItem::Resync(_) => unreachable!("the connection did not drop"),
+//!     _ => {}
+//! }
 //! shutdown.cancel();
 //! # Ok(())
 //! # }

@@ -7,6 +7,11 @@
 //! (its `id` and `event` stay set), an event without `id` takes the last id seen, and a partial event
 //! at the end of the stream is dropped.
 //!
+//! The id to resume from ([`SseParser::last_event_id`]) is, as the SSE specification sets the
+//! "last event ID string", the id in force when the last block ended: an `id:` line of an event the
+//! connection cut off before its blank line never becomes the resume point, so a replaying server
+//! sends that event again.
+//!
 //! There is no line length limit, so a valid event of any size below the configured
 //! [`max_event_size`](SseParser::with_max_event_size) goes through; an event above it yields
 //! [`SseError::EventTooLarge`] and the parser skips to the next blank line, so memory stays bounded
@@ -76,6 +81,8 @@ pub struct SseParser {
     has_data: bool,
     event: String,
     last_id: Option<String>,
+    /// The id in force at the end of the last complete block: the resume point.
+    dispatched_id: Option<String>,
     /// Bytes of the event under construction, counted against `max_event_size`.
     event_size: usize,
     max_event_size: usize,
@@ -103,6 +110,7 @@ impl SseParser {
             has_data: false,
             event: String::new(),
             last_id: None,
+            dispatched_id: None,
             event_size: 0,
             max_event_size: DEFAULT_MAX_EVENT_SIZE,
             discarding: false,
@@ -124,9 +132,11 @@ impl SseParser {
         self.max_event_size
     }
 
-    /// The last event id seen on the stream, to send as `Last-Event-ID` when reconnecting.
+    /// The id to send as `Last-Event-ID` when reconnecting: the id in force when the last
+    /// complete block (ended by a blank line) was parsed. An `id:` of an unfinished event does not
+    /// count, so that the event is not skipped on resume.
     pub fn last_event_id(&self) -> Option<&str> {
-        self.last_id.as_deref()
+        self.dispatched_id.as_deref()
     }
 
     /// The reconnect delay the stream asked for with `retry:`, if any.
@@ -134,9 +144,11 @@ impl SseParser {
         self.retry
     }
 
-    /// Forgets any partial line or event, as at the end of a connection; the last id and the
-    /// retry delay are kept, as the SSE specification asks across reconnects.
+    /// Forgets any partial line or event, as at the end of a connection; the last dispatched id
+    /// and the retry delay are kept, as the SSE specification asks across reconnects (an id of the
+    /// partial event is forgotten with it).
     pub fn reset_connection(&mut self) {
+        self.last_id.clone_from(&self.dispatched_id);
         self.buf.clear();
         self.pos = 0;
         self.scanned = 0;
@@ -253,6 +265,9 @@ impl SseParser {
     /// Ends the block at a blank line; returns an event if the block had data.
     fn dispatch(&mut self) -> Option<SseEvent> {
         self.event_size = 0;
+        if self.dispatched_id != self.last_id {
+            self.dispatched_id.clone_from(&self.last_id);
+        }
         if !self.has_data {
             return None;
         }
@@ -305,7 +320,9 @@ impl SseParser {
                     self.pos += i + 1;
                     self.discard_line_has_content = false;
                     if !content {
+                        // The skipped event was reported (EventTooLarge): resume after it.
                         self.discarding = false;
+                        self.dispatched_id.clone_from(&self.last_id);
                         return true;
                     }
                 }

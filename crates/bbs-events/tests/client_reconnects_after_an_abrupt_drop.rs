@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use bbs_events::Event;
-use bbs_events::client::{Client, SubscriptionError};
+use bbs_events::client::{Client, StreamItem, SubscriptionError};
 use bbs_events::models::{Task, TaskRemovedEvent};
 use events_core::SourceError as _;
 use futures::StreamExt as _;
@@ -59,9 +59,7 @@ async fn an_abrupt_drop_reconnects_with_last_event_id_and_a_clean_end_does_not()
     first.write(&task_event_sse(0, "a")).await;
     first.write(&task_event_sse(1, "b")).await;
     for want in ["0", "1"] {
-        let got = support::within(5, "event", sub.next())
-            .await
-            .expect("event");
+        let got = support::event(support::within(5, "event", sub.next()).await);
         assert_eq!(got.id.as_deref(), Some(want));
     }
     // Drop the connection without the terminating chunk.
@@ -78,23 +76,15 @@ async fn an_abrupt_drop_reconnects_with_last_event_id_and_a_clean_end_does_not()
             conn.write(support::LAST_CHUNK).await;
             conn
         });
+    // The reconnect is data, not an error.
     match notice {
-        Err(e @ SubscriptionError::EventsMayHaveBeenMissed { .. }) => {
-            assert!(!e.is_terminal());
-            if let SubscriptionError::EventsMayHaveBeenMissed {
-                last_event_id,
-                attempts,
-            } = e
-            {
-                assert_eq!(last_event_id.as_deref(), Some("1"));
-                assert_eq!(attempts, 1);
-            }
+        Ok(StreamItem::Resync(resync)) => {
+            assert_eq!(resync.last_event_id.as_deref(), Some("1"));
+            assert_eq!(resync.attempts, 1);
         }
         other => panic!("expected a reconnect notice, got {other:?}"),
     }
-    let got = support::within(5, "event after reconnect", sub.next())
-        .await
-        .expect("event");
+    let got = support::event(support::within(5, "event after reconnect", sub.next()).await);
     assert_eq!(got.event.key(), "c");
     let end = support::within(5, "end of stream", sub.next())
         .await
@@ -138,7 +128,16 @@ async fn retryable_statuses_are_retried_until_the_stream_opens() {
         .expect("subscribed after retries");
     let items: Vec<_> = support::within(5, "stream", sub.collect::<Vec<_>>()).await;
     assert_eq!(items.len(), 2, "{items:?}");
-    assert_eq!(items[0].as_ref().unwrap().event.key(), "after-retries");
+    assert_eq!(
+        items[0]
+            .as_ref()
+            .unwrap()
+            .as_event()
+            .expect("an event")
+            .event
+            .key(),
+        "after-retries"
+    );
     assert!(matches!(items[1], Err(SubscriptionError::EndOfStream)));
     server.await.unwrap();
 }

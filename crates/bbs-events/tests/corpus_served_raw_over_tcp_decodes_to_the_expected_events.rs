@@ -29,9 +29,7 @@ async fn corpus_chunked_over_tcp_decodes_to_expected_jsonl() {
         .await
         .expect("subscribed");
     for want in &expected {
-        let got = support::within(10, "next event", sub.next())
-            .await
-            .expect("every corpus event decodes");
+        let got = support::event(support::within(10, "next event", sub.next()).await);
         assert_eq!(
             got.id.as_deref().map(|s| s.parse::<u64>().unwrap()),
             want["id"].as_u64()

@@ -267,6 +267,7 @@ fn key_of_corpus_events_matches_their_decoded_json() {
             }
             EventType::TaskCreated | EventType::TaskRemoved => j["task"]["task_guid"].clone(),
             EventType::TaskChanged => j["before"]["task_guid"].clone(),
+            other => panic!("no key rule in this test for {other}"),
         };
         assert_eq!(
             event.key(),

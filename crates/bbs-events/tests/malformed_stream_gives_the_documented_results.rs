@@ -5,7 +5,7 @@
 mod support;
 
 use base64::Engine as _;
-use bbs_events::client::{Client, SubscriptionError, decode_event};
+use bbs_events::client::{Client, StreamItem, SubscriptionError, decode_event};
 use bbs_events::sse::SseParser;
 use serde_json::{Value, json};
 
@@ -78,11 +78,12 @@ async fn the_client_gives_the_documented_results_over_http() {
     let mut got = Vec::new();
     loop {
         match support::within(10, "next event", sub.next()).await {
-            Ok(received) => got.push(describe(
+            Ok(StreamItem::Event(received)) => got.push(describe(
                 received.id.as_deref(),
                 received.event.event_type().as_str(),
                 Ok(received.event),
             )),
+            Ok(other) => panic!("unexpected {other:?}"),
             Err(SubscriptionError::EndOfStream) => break,
             Err(
                 e @ (SubscriptionError::InvalidPayload { .. }

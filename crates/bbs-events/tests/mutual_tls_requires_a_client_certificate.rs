@@ -6,6 +6,7 @@ use bbs_events::Event;
 use bbs_events::client::{Client, SubscriptionError};
 use bbs_events::models::{Task, TaskCreatedEvent};
 use bbs_events::server::{Hub, Server, ServerTls};
+use events_core::SourceError as _;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tokio_util::sync::CancellationToken;
 
@@ -87,26 +88,57 @@ async fn a_client_with_a_certificate_gets_events_and_one_without_is_refused() {
     let got = tokio::time::timeout(Duration::from_secs(5), sub.next())
         .await
         .expect("in time")
-        .expect("event");
+        .expect("event")
+        .into_event()
+        .expect("an event, not a notice");
     assert_eq!(got.event.key(), "over-tls");
 
+    // Without a client certificate: a terminal TLS error at once (no retries), whose message
+    // keeps the cause the server gave.
     let anonymous = Client::builder(&url)
         .ca_pem(pki.ca_pem.clone())
-        .max_reconnect_attempts(1)
         .build()
         .unwrap();
-    let err = tokio::time::timeout(
-        Duration::from_secs(10),
-        anonymous.subscribe_to_task_events(),
-    )
-    .await
-    .expect("in time")
-    .unwrap_err();
+    let err = subscribe_error(&anonymous).await;
+    assert!(matches!(err, SubscriptionError::Tls { .. }), "{err:?}");
+    assert!(err.is_terminal());
+    let message = err.to_string().to_lowercase();
+    assert!(message.contains("certificate"), "{message}");
+
+    // A server certificate from an unknown CA: terminal, and the message says so.
+    let untrusting = Client::builder(&url)
+        .identity_pem(pki.client.0.clone(), pki.client.1.clone())
+        .build()
+        .unwrap();
+    let err = subscribe_error(&untrusting).await;
+    assert!(matches!(err, SubscriptionError::Tls { .. }), "{err:?}");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+
+    // Asked to, the client retries TLS failures like others, and gives up with the cause kept.
+    let patient = Client::builder(&url)
+        .ca_pem(pki.ca_pem.clone())
+        .retry_tls_errors(true)
+        .retry_interval(Duration::from_millis(10))
+        .max_reconnect_attempts(2)
+        .build()
+        .unwrap();
+    let err = subscribe_error(&patient).await;
     assert!(
-        matches!(err, SubscriptionError::Disconnected { attempts: 1, .. }),
+        matches!(err, SubscriptionError::Disconnected { attempts: 2, .. }),
         "{err:?}"
     );
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
     shutdown.cancel();
+}
+
+async fn subscribe_error(client: &Client) -> SubscriptionError {
+    tokio::time::timeout(Duration::from_secs(10), client.subscribe_to_task_events())
+        .await
+        .expect("in time")
+        .unwrap_err()
 }
 
 #[test]

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use bbs_events::client::{Client, SubscriptionError};
+use bbs_events::client::{Client, Resync, StreamItem, SubscriptionError};
 use tokio::time::Instant;
 
 const SENTINEL: &str = "CjQSJDM1ZTYzMzliLTllNDYtNWFjNS1hOTBlLTE3OGY5MmU1ZTgzORoKYWNtZS1iYXRjaDgE";
@@ -38,7 +38,7 @@ async fn retry_field_sets_the_first_delay_and_failures_double_it() {
             format!("retry: 3000\n\nid: 0\nevent: task_removed\ndata: {SENTINEL}\n\n").as_bytes(),
         ))
         .await;
-    assert_eq!(sub.next().await.unwrap().id.as_deref(), Some("0"));
+    assert_eq!(support::event(sub.next().await).id.as_deref(), Some("0"));
 
     let server = async {
         // Abrupt drop: no terminating chunk.
@@ -60,10 +60,7 @@ async fn retry_field_sets_the_first_delay_and_failures_double_it() {
     };
     let (notice, (dropped, arrivals, _conn)) = tokio::join!(sub.next(), server);
     assert!(
-        matches!(
-            notice,
-            Err(SubscriptionError::EventsMayHaveBeenMissed { attempts: 3, .. })
-        ),
+        matches!(notice, Ok(StreamItem::Resync(Resync { attempts: 3, .. }))),
         "{notice:?}"
     );
     assert_between("first reconnect", arrivals[0] - dropped, 3000);

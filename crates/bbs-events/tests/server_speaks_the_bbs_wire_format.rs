@@ -261,9 +261,7 @@ async fn cell_filtering_keeps_desired_events_and_the_cells_own_instances() {
     let mut read = Vec::new();
     for _ in 0..2 {
         read.push(
-            support::within(5, "event", on_a.next())
-                .await
-                .unwrap()
+            support::event(support::within(5, "event", on_a.next()).await)
                 .event
                 .key(),
         );
@@ -272,15 +270,13 @@ async fn cell_filtering_keeps_desired_events_and_the_cells_own_instances() {
     let mut read = Vec::new();
     for _ in 0..3 {
         read.push(
-            support::within(5, "event", all.next())
-                .await
-                .unwrap()
+            support::event(support::within(5, "event", all.next()).await)
                 .event
                 .key(),
         );
     }
     assert_eq!(read, vec!["on-b", "desired", "on-a"]);
-    let first = support::within(5, "task", tasks.next()).await.unwrap();
+    let first = support::event(support::within(5, "task", tasks.next()).await);
     assert_eq!(
         (first.id.as_deref(), first.event.key().as_str()),
         (Some("0"), "task")

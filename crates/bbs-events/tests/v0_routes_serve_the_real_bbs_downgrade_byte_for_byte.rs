@@ -272,7 +272,8 @@ async fn a_v0_client_receives_the_downgraded_events() {
         .filter(|e| e.event_type() == EventType::TaskCreated)
     {
         let received = support::within(10, "a V0 task event", tasks.next()).await;
-        assert_eq!(received.unwrap().event, *event.version_down_to(Version::V0));
+        let received = received.unwrap().into_event().expect("an event");
+        assert_eq!(received.event, *event.version_down_to(Version::V0));
     }
     shutdown.cancel();
 }

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 
-use crate::client::error::{PayloadError, SubscriptionError};
+use crate::client::error::{InvalidBase64, PayloadError, SubscriptionError};
 use crate::sse::SseEvent;
 use crate::{Event, EventType};
 
@@ -48,7 +48,7 @@ pub(crate) fn decode_event_with(
         return Err(invalid(PayloadError::NoData));
     }
     if let Err(e) = decoded {
-        return Err(invalid(PayloadError::Base64(e)));
+        return Err(invalid(PayloadError::Base64(InvalidBase64(e))));
     }
     let Some(event_type) = EventType::from_wire(&sse.event) else {
         return Err(SubscriptionError::UnrecognizedEventType {

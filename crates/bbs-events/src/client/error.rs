@@ -15,7 +15,7 @@ pub enum PayloadError {
     NoData,
     /// The data is not standard padded base64.
     #[error("invalid base64: {0}")]
-    Base64(#[source] base64::DecodeError),
+    Base64(#[source] InvalidBase64),
     /// The protobuf bytes do not decode as the event's message.
     #[error(transparent)]
     Protobuf(#[from] DecodeError),
@@ -63,18 +63,6 @@ pub enum SubscriptionError {
         /// The last event id seen before the oversized event.
         last_event_id: Option<String>,
     },
-    /// The connection dropped and was re-established; the BBS does not replay, so events sent in
-    /// between may be lost. Resynchronise (for example by listing the current state) and go on.
-    #[error(
-        "the event stream reconnected after {attempts} attempt(s) from last event id {last_event_id:?}; \
-         events may have been missed, resynchronise your state"
-    )]
-    EventsMayHaveBeenMissed {
-        /// The `Last-Event-ID` sent on reconnecting.
-        last_event_id: Option<String>,
-        /// How many connection attempts it took.
-        attempts: u32,
-    },
     /// The server answered with a status that is not retried (anything but 200, 500, 502, 503, 504).
     #[error(
         "the server answered {status} to {url}: {body:?}; check the URL, route and credentials"
@@ -86,6 +74,49 @@ pub enum SubscriptionError {
         url: String,
         /// The start of the response body.
         body: String,
+    },
+    /// The server answered 200 with a body that is not an event stream (a proxy's or load
+    /// balancer's HTML page, a JSON API, …); it is not parsed and not retried.
+    #[error(
+        "the server answered 200 to {url} with Content-Type {content_type:?}, not text/event-stream \
+         (body starts {body:?}); check that the URL points at the BBS and not at a proxy or another service"
+    )]
+    NotEventStream {
+        /// The request URL.
+        url: String,
+        /// The response's `Content-Type`, if it had one.
+        content_type: Option<String>,
+        /// The start of the response body.
+        body: String,
+    },
+    /// The server redirected the subscription. Redirects are not followed unless the client
+    /// builder allows them, and then never from https to http and never with a status (301, 302,
+    /// 303) that would turn the request into a GET without its `EventsByCellId` body.
+    #[error(
+        "the server redirected {url} to {location:?} ({reason}); use the final URL of the BBS, \
+         or allow redirects with `follow_redirects` on the client builder"
+    )]
+    Redirect {
+        /// The request URL.
+        url: String,
+        /// Where the server redirected to, if it said.
+        location: Option<String>,
+        /// Why the redirect was not followed.
+        reason: String,
+    },
+    /// TLS with the server failed: an unknown certificate authority, a name mismatch, an expired
+    /// certificate, or the server rejected (or required) the client certificate. Not retried
+    /// unless the client builder asks for it ([`retry_tls_errors`](crate::client::ClientBuilder::retry_tls_errors)).
+    #[error(
+        "TLS with {url} failed: {source}; check the CA bundle (`ca_pem`), the client certificate and \
+         key (`identity_pem`) and the host name in the URL"
+    )]
+    Tls {
+        /// The request URL.
+        url: String,
+        /// The failure, with its whole cause chain in its message.
+        #[source]
+        source: Arc<HttpError>,
     },
     /// The connection could not be (re-)established within the configured number of attempts.
     #[error(
@@ -111,9 +142,9 @@ pub enum SubscriptionError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
-    /// The HTTP client failed (connect, TLS, or reading the body).
-    #[error("HTTP transport error: {0}")]
-    Http(#[from] reqwest::Error),
+    /// The HTTP client failed (connection refused, DNS, TLS when retried, a reset, …).
+    #[error("{0}")]
+    Http(#[source] HttpError),
     /// The server answered with a retryable status (500, 502, 503 or 504).
     #[error("the server answered {status} (retried)")]
     RetryableStatus {
@@ -142,7 +173,9 @@ impl SubscriptionError {
             SubscriptionError::InvalidPayload { .. } => "invalid_payload",
             SubscriptionError::UnrecognizedEventType { .. } => "unrecognized_event_type",
             SubscriptionError::EventTooLarge { .. } => "event_too_large",
-            SubscriptionError::EventsMayHaveBeenMissed { .. } => "events_may_have_been_missed",
+            SubscriptionError::NotEventStream { .. } => "not_event_stream",
+            SubscriptionError::Redirect { .. } => "redirect",
+            SubscriptionError::Tls { .. } => "tls",
             SubscriptionError::Status { .. } => "status",
             SubscriptionError::Disconnected { .. } => "disconnected",
             SubscriptionError::EndOfStream => "end_of_stream",
@@ -156,6 +189,9 @@ impl SourceError for SubscriptionError {
         matches!(
             self,
             SubscriptionError::Status { .. }
+                | SubscriptionError::NotEventStream { .. }
+                | SubscriptionError::Redirect { .. }
+                | SubscriptionError::Tls { .. }
                 | SubscriptionError::Disconnected { .. }
                 | SubscriptionError::EndOfStream
                 | SubscriptionError::Closed
@@ -188,12 +224,72 @@ pub enum ClientError {
         what: &'static str,
         /// The underlying error.
         #[source]
-        source: reqwest::Error,
+        source: HttpError,
     },
     /// A client certificate was given without its key, or the other way round.
     #[error("a client certificate needs its private key for mutual TLS; pass both or neither")]
     IncompleteIdentity,
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
-    Build(#[source] reqwest::Error),
+    Build(#[source] HttpError),
+}
+
+/// An error of the HTTP client, kept opaque: its message holds the whole cause chain (for
+/// example `error sending request: client error (Connect): tcp connect error: Connection refused`),
+/// and [`source`](std::error::Error::source) gives the underlying error.
+#[derive(Debug)]
+pub struct HttpError {
+    inner: reqwest::Error,
+    message: String,
+}
+
+impl HttpError {
+    pub(crate) fn new(inner: reqwest::Error) -> HttpError {
+        let message = cause_chain(&inner);
+        HttpError { inner, message }
+    }
+
+    /// Whether the failure happened while connecting (TCP, DNS or TLS).
+    pub fn is_connect(&self) -> bool {
+        self.inner.is_connect()
+    }
+
+    /// Whether the failure is a TLS or certificate failure.
+    pub fn is_tls(&self) -> bool {
+        crate::client::transport::tls_cause(&self.inner).is_some()
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HttpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.inner)
+    }
+}
+
+/// An invalid base64 payload, kept opaque; [`source`](std::error::Error::source) gives the
+/// decoder's error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidBase64(#[source] pub(crate) base64::DecodeError);
+
+/// The messages of `error` and its causes joined with `: `, leaving out a cause whose message
+/// the previous one already contains (I/O errors repeat their inner error).
+pub(crate) fn cause_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        next = cause.source();
+    }
+    message
 }

@@ -2,13 +2,23 @@
 //!
 //! [`Client`] subscribes to the BBS event routes exactly as the Go BBS client does (same paths,
 //! methods and protobuf `EventsByCellId` body) and returns an [`EventSubscription`]: an
-//! [`events_core::EventSource`] and a [`futures::Stream`] of typed events and per-event errors that
-//! reconnects by itself after an abrupt drop.
+//! [`events_core::EventSource`] and a [`futures::Stream`] of [`StreamItem`]s (events, and a
+//! [`Resync`] notice after a reconnect) and per-event errors that reconnects by itself after an
+//! abrupt drop.
+//!
+//! Against a misbehaving server the client is bounded by default: a server-sent `retry:` is kept
+//! between a floor and the backoff cap, the response headers must arrive within
+//! [`DEFAULT_RESPONSE_TIMEOUT`], redirects are not followed (opt-in, never https to http), a 200
+//! that is not `text/event-stream` is a terminal error, and TLS and certificate failures are
+//! terminal unless [`ClientBuilder::retry_tls_errors`] asks otherwise. Error messages keep their
+//! whole cause chain (connection refused, DNS, unknown authority, certificate required, …).
 
 mod backoff;
 mod decode;
 mod error;
+mod item;
 mod subscription;
+mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +26,11 @@ use std::time::Duration;
 use crate::models::Version;
 
 pub use self::backoff::Backoff;
-pub use self::error::{ClientError, PayloadError, SubscriptionError, TransportError};
-pub use self::subscription::{EventSubscription, ReceivedEvent};
+pub use self::error::{
+    ClientError, HttpError, InvalidBase64, PayloadError, SubscriptionError, TransportError,
+};
+pub use self::item::{ReceivedEvent, Resync, StreamItem};
+pub use self::subscription::EventSubscription;
 
 pub use self::decode::decode_event;
 pub(crate) use self::decode::decode_event_with;
@@ -74,15 +87,34 @@ pub(crate) fn encode_events_by_cell_id(cell_id: &str) -> Vec<u8> {
     out
 }
 
+/// The default floor of a server-sent `retry:` interval.
+pub const DEFAULT_MIN_RETRY_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The default time to wait for the response headers of each (re)connection.
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Settings shared by the subscriptions of one client.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) retry: Duration,
+    pub(crate) min_retry: Duration,
     pub(crate) max_backoff: Duration,
     pub(crate) max_attempts: Option<u32>,
     pub(crate) max_event_size: usize,
-    pub(crate) response_timeout: Option<Duration>,
+    pub(crate) response_timeout: Duration,
     pub(crate) version: Version,
+    pub(crate) retry_tls_errors: bool,
+}
+
+impl Settings {
+    /// The first reconnect delay: the stream's `retry:` if it sent one, else the configured
+    /// interval; a server's value is kept between the floor and `max_backoff`.
+    pub(crate) fn retry_base(&self, server: Option<Duration>) -> Duration {
+        match server {
+            Some(retry) => retry.max(self.min_retry).min(self.max_backoff),
+            None => self.retry,
+        }
+    }
 }
 
 /// A client of a BBS event stream.
@@ -92,8 +124,7 @@ pub(crate) struct Settings {
 /// # Examples
 ///
 /// ```no_run
-/// use bbs_events::client::Client;
-/// use events_core::EventSource;
+/// use bbs_events::client::{Client, StreamItem};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = Client::builder("https://bbs.service.cf.internal:8889")
@@ -101,8 +132,14 @@ pub(crate) struct Settings {
 ///     .identity_pem(std::fs::read("client.crt")?, std::fs::read("client.key")?)
 ///     .build()?;
 /// let mut events = client.subscribe_to_instance_events_by_cell_id("cell-1").await?;
-/// while let Ok(received) = events.next().await {
-///     println!("{} {}", received.event.event_type(), received.event.key());
+/// while let Ok(item) = events.next().await {
+///     match item {
+///         StreamItem::Event(received) => {
+///             println!("{} {}", received.event.event_type(), received.event.key());
+///         }
+///         StreamItem::Resync(_) => println!("reconnected: list the actual LRPs again"),
+///         _ => {}
+///     }
 /// }
 /// # Ok(())
 /// # }
@@ -217,6 +254,7 @@ pub struct ClientBuilder {
     key_pem: Option<Vec<u8>>,
     connect_timeout: Duration,
     settings: Settings,
+    max_redirects: usize,
 }
 
 impl ClientBuilder {
@@ -229,12 +267,15 @@ impl ClientBuilder {
             connect_timeout: Duration::from_secs(10),
             settings: Settings {
                 retry: Duration::from_secs(1),
+                min_retry: DEFAULT_MIN_RETRY_INTERVAL,
                 max_backoff: Duration::from_secs(30),
                 max_attempts: None,
                 max_event_size: crate::sse::DEFAULT_MAX_EVENT_SIZE,
-                response_timeout: None,
+                response_timeout: DEFAULT_RESPONSE_TIMEOUT,
                 version: Version::V3,
+                retry_tls_errors: false,
             },
+            max_redirects: 0,
         }
     }
 
@@ -263,15 +304,41 @@ impl ClientBuilder {
         self
     }
 
-    /// How long to wait for the response headers of each (re)connection (default: no limit).
+    /// How long to wait for the response headers of each (re)connection (default
+    /// [`DEFAULT_RESPONSE_TIMEOUT`], 30 s); a server that accepts and never answers is then
+    /// retried like an unreachable one. `Duration::MAX` waits forever.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.response_timeout = Some(timeout);
+        self.settings.response_timeout = timeout;
         self
     }
 
     /// The first reconnect delay (default 1 s, as the BBS client); a `retry:` field overrides it.
     pub fn retry_interval(mut self, retry: Duration) -> Self {
         self.settings.retry = retry;
+        self
+    }
+
+    /// The floor of a server-sent `retry:` interval (default [`DEFAULT_MIN_RETRY_INTERVAL`],
+    /// 500 ms), so that a server sending `retry: 0` cannot make the client reconnect in a tight
+    /// loop; the cap is [`max_backoff`](ClientBuilder::max_backoff).
+    pub fn min_retry_interval(mut self, floor: Duration) -> Self {
+        self.settings.min_retry = floor;
+        self
+    }
+
+    /// Follows up to `max` redirects (default 0: a redirect is a terminal
+    /// [`SubscriptionError::Redirect`]). Only 307 and 308 are followed, which keep the method and
+    /// the `EventsByCellId` body, and never from https to http.
+    pub fn follow_redirects(mut self, max: usize) -> Self {
+        self.max_redirects = max;
+        self
+    }
+
+    /// Retries TLS and certificate failures like other connection failures (default: they are a
+    /// terminal [`SubscriptionError::Tls`], as the Go client returns them to its caller). Useful
+    /// while certificates are being rotated.
+    pub fn retry_tls_errors(mut self, retry: bool) -> Self {
+        self.settings.retry_tls_errors = retry;
         self
     }
 
@@ -322,13 +389,14 @@ impl ClientBuilder {
         }
         let mut http = reqwest::Client::builder()
             .use_rustls_tls()
+            .redirect(transport::redirect_policy(self.max_redirects))
             .connect_timeout(self.connect_timeout)
             .pool_max_idle_per_host(0);
         if let Some(ca) = &self.ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(ca).map_err(|source| {
                 ClientError::InvalidPem {
                     what: "CA bundle",
-                    source,
+                    source: HttpError::new(source),
                 }
             })?;
             for cert in certs {
@@ -343,7 +411,7 @@ impl ClientBuilder {
                 let identity = reqwest::Identity::from_pem(&pem).map_err(|source| {
                     ClientError::InvalidPem {
                         what: "client certificate and key",
-                        source,
+                        source: HttpError::new(source),
                     }
                 })?;
                 http = http.identity(identity);
@@ -351,7 +419,9 @@ impl ClientBuilder {
             (None, None) => {}
             _ => return Err(ClientError::IncompleteIdentity),
         }
-        let http = http.build().map_err(ClientError::Build)?;
+        let http = http
+            .build()
+            .map_err(|e| ClientError::Build(HttpError::new(e)))?;
         Ok(Client {
             http,
             base: Arc::from(self.url.trim_end_matches('/')),

@@ -9,32 +9,47 @@ use bytes::Bytes;
 use events_core::{BoxFuture, CloseHandle, EventSource};
 use futures::Stream;
 
-use crate::Event;
 use crate::client::backoff::Backoff;
-use crate::client::error::{SubscriptionError, TransportError};
+use crate::client::error::{HttpError, SubscriptionError, TransportError};
+use crate::client::item::{ReceivedEvent, Resync, StreamItem};
+use crate::client::transport;
 use crate::client::{Settings, decode_event_with};
 use crate::sse::{SseError, SseParser};
 
-/// One event received from the stream, with the SSE id it came with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReceivedEvent {
-    /// The SSE id of the event (the last id seen when the event had none).
-    pub id: Option<String>,
-    /// The decoded event.
-    pub event: Event,
-}
-
 /// A subscription to a BBS event route, made by [`Client`](crate::client::Client).
 ///
-/// Read it with [`EventSource::next`] or as a [`Stream`]. Each read gives a typed event or an error;
+/// Read it with [`next`](EventSubscription::next), [`EventSource::next`] or as a [`Stream`]. Each
+/// read gives a [`StreamItem`] (an event, or a [`Resync`] notice after a reconnect) or an error;
 /// a per-event error ([`SubscriptionError::InvalidPayload`],
-/// [`SubscriptionError::UnrecognizedEventType`], [`SubscriptionError::EventTooLarge`]) or the
-/// reconnect notice [`SubscriptionError::EventsMayHaveBeenMissed`] is followed by the next event.
+/// [`SubscriptionError::UnrecognizedEventType`], [`SubscriptionError::EventTooLarge`]) is followed
+/// by the next event, a terminal one ends the subscription.
 ///
 /// When the connection drops without the terminating chunk, the subscription reconnects by itself
-/// after the retry interval (1 s unless the stream sent `retry:`), backing off exponentially with
-/// jitter, and sends `Last-Event-ID`. A clean end gives [`SubscriptionError::EndOfStream`] and is not
-/// reconnected.
+/// after the retry interval (1 s, or the stream's `retry:` kept between the client's
+/// `min_retry_interval` and `max_backoff`), backing off exponentially with jitter, and sends
+/// `Last-Event-ID` (the id of the last event delivered). A connection that ends before delivering
+/// an event counts as a failed attempt, so a server that accepts and drops at once is backed off
+/// too. A clean end gives [`SubscriptionError::EndOfStream`] and is not reconnected.
+///
+/// # Resynchronising
+///
+/// A real BBS does not replay, so after a [`StreamItem::Resync`] list the current state again:
+///
+/// ```no_run
+/// use bbs_events::client::{Client, StreamItem};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Client::new("http://127.0.0.1:8889")?;
+/// let mut events = client.subscribe_to_task_events().await?;
+/// loop {
+///     match events.next().await? {
+///         StreamItem::Event(received) => println!("{}", received.event.key()),
+///         StreamItem::Resync(_) => { /* list the tasks again */ }
+///         _ => {}
+///     }
+/// }
+/// # }
+/// ```
 ///
 /// # Cancel safety
 ///
@@ -47,7 +62,7 @@ pub struct EventSubscription {
     stream_done: bool,
 }
 
-type Pending = BoxFuture<'static, (Result<ReceivedEvent, SubscriptionError>, Box<Inner>)>;
+type Pending = BoxFuture<'static, (Result<StreamItem, SubscriptionError>, Box<Inner>)>;
 
 enum State {
     Idle(Box<Inner>),
@@ -67,7 +82,9 @@ struct Inner {
     failures: u32,
     /// The current connection was lost and is being re-established.
     reconnecting: bool,
-    notice: Option<SubscriptionError>,
+    /// The current connection delivered an event (or a per-event error).
+    delivered: bool,
+    notice: Option<Resync>,
     done: Option<SubscriptionError>,
     close: CloseHandle,
     scratch: Vec<u8>,
@@ -97,6 +114,7 @@ impl EventSubscription {
             response: None,
             failures: 0,
             reconnecting: false,
+            delivered: false,
             notice: None,
             done: None,
             close: close.clone(),
@@ -110,8 +128,8 @@ impl EventSubscription {
         })
     }
 
-    /// Waits for the next event or error (the same as [`EventSource::next`], callable without
-    /// importing the trait and without ambiguity with `StreamExt::next`).
+    /// Waits for the next event, resync notice or error (the same as [`EventSource::next`],
+    /// callable without importing the trait and without ambiguity with `StreamExt::next`).
     ///
     /// # Errors
     ///
@@ -120,7 +138,7 @@ impl EventSubscription {
     /// # Cancel safety
     ///
     /// Cancel safe.
-    pub async fn next(&mut self) -> Result<ReceivedEvent, SubscriptionError> {
+    pub async fn next(&mut self) -> Result<StreamItem, SubscriptionError> {
         futures::future::poll_fn(|cx| self.poll_item(cx)).await
     }
 
@@ -134,10 +152,7 @@ impl EventSubscription {
         self.close.clone()
     }
 
-    fn poll_item(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<ReceivedEvent, SubscriptionError>> {
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Result<StreamItem, SubscriptionError>> {
         loop {
             match std::mem::replace(&mut self.state, State::Gone) {
                 State::Gone => return Poll::Ready(Err(SubscriptionError::Closed)),
@@ -177,10 +192,10 @@ impl fmt::Debug for EventSubscription {
 }
 
 impl EventSource for EventSubscription {
-    type Event = ReceivedEvent;
+    type Event = StreamItem;
     type Error = SubscriptionError;
 
-    fn next(&mut self) -> BoxFuture<'_, Result<ReceivedEvent, SubscriptionError>> {
+    fn next(&mut self) -> BoxFuture<'_, Result<StreamItem, SubscriptionError>> {
         Box::pin(futures::future::poll_fn(move |cx| self.poll_item(cx)))
     }
 
@@ -190,7 +205,7 @@ impl EventSource for EventSubscription {
 }
 
 impl Stream for EventSubscription {
-    type Item = Result<ReceivedEvent, SubscriptionError>;
+    type Item = Result<StreamItem, SubscriptionError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
@@ -215,7 +230,7 @@ impl Stream for EventSubscription {
 }
 
 impl Inner {
-    async fn next_item(&mut self) -> Result<ReceivedEvent, SubscriptionError> {
+    async fn next_item(&mut self) -> Result<StreamItem, SubscriptionError> {
         loop {
             if self.close.is_closed() {
                 self.finish(SubscriptionError::Closed);
@@ -224,12 +239,13 @@ impl Inner {
                 return Err(done.clone());
             }
             if let Some(notice) = self.notice.take() {
-                return Err(notice);
+                return Ok(StreamItem::Resync(notice));
             }
             if let Some(item) = self.parser.next_event() {
+                self.delivered = true;
                 return match item {
                     Ok(sse) => decode_event_with(&sse, &mut self.scratch)
-                        .map(|event| ReceivedEvent { id: sse.id, event }),
+                        .map(|event| StreamItem::Event(ReceivedEvent { id: sse.id, event })),
                     Err(SseError::EventTooLarge { limit }) => {
                         Err(SubscriptionError::EventTooLarge {
                             limit,
@@ -265,7 +281,13 @@ impl Inner {
                     self.response = None;
                     self.parser.reset_connection();
                     self.reconnecting = true;
-                    self.failures = 0;
+                    // A connection that delivered nothing does not count as a success, so a
+                    // server that accepts and drops at once is backed off like one that refuses.
+                    if self.delivered {
+                        self.failures = 0;
+                    } else {
+                        self.failures = self.failures.saturating_add(1);
+                    }
                 }
             }
         }
@@ -282,7 +304,7 @@ impl Inner {
     async fn connect(&mut self) -> Result<(), SubscriptionError> {
         loop {
             let backoff = Backoff {
-                base: self.parser.retry().unwrap_or(self.settings.retry),
+                base: self.settings.retry_base(self.parser.retry()),
                 max: self.settings.max_backoff,
             };
             // A reconnect waits before its first attempt too, as the Go client waits the retry
@@ -310,12 +332,13 @@ impl Inner {
                             attempts = self.failures + 1,
                             "event stream reconnected; events may have been missed"
                         );
-                        self.notice = Some(SubscriptionError::EventsMayHaveBeenMissed {
+                        self.notice = Some(Resync {
                             last_event_id,
                             attempts: self.failures + 1,
                         });
                     }
                     self.reconnecting = false;
+                    self.delivered = false;
                     self.failures = 0;
                     self.response = Some(response);
                     return Ok(());
@@ -325,7 +348,7 @@ impl Inner {
                     return Err(error);
                 }
                 Err(OpenError::Retry(error)) => {
-                    self.failures += 1;
+                    self.failures = self.failures.saturating_add(1);
                     tracing::warn!(
                         url = %self.url,
                         attempt = self.failures,
@@ -362,25 +385,50 @@ impl Inner {
         }
         let send = request.send();
         let close = self.close.clone();
+        let limit = self.settings.response_timeout;
         let result = tokio::select! {
             biased;
             () = close.closed() => return Err(OpenError::Hard(SubscriptionError::Closed)),
-            result = async {
-                match self.settings.response_timeout {
-                    Some(limit) => match tokio::time::timeout(limit, send).await {
-                        Ok(sent) => sent.map_err(TransportError::Http),
-                        Err(_) => Err(TransportError::Timeout(limit)),
-                    },
-                    None => send.await.map_err(TransportError::Http),
-                }
-            } => result,
+            result = tokio::time::timeout(limit, send) => result,
         };
-        let response = result.map_err(OpenError::Retry)?;
+        let response = match result {
+            Err(_) => return Err(OpenError::Retry(TransportError::Timeout(limit))),
+            Ok(Err(error)) => return Err(self.classify(error)),
+            Ok(Ok(response)) => response,
+        };
         let status = response.status().as_u16();
         match status {
-            200 => Ok(response),
+            200 => {
+                let content_type = response
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                if content_type
+                    .as_deref()
+                    .is_some_and(transport::is_event_stream)
+                {
+                    return Ok(response);
+                }
+                let body = read_some(response).await;
+                Err(OpenError::Hard(SubscriptionError::NotEventStream {
+                    url: self.url.clone(),
+                    content_type,
+                    body,
+                }))
+            }
             500 | 502 | 503 | 504 => {
                 Err(OpenError::Retry(TransportError::RetryableStatus { status }))
+            }
+            300..=399 => {
+                let location = response
+                    .headers()
+                    .get(http::header::LOCATION)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                Err(OpenError::Hard(SubscriptionError::Redirect {
+                    url: self.url.clone(),
+                    location,
+                    reason: format!("status {status}; redirects are not followed by default"),
+                }))
             }
             _ => {
                 let body = read_some(response).await;
@@ -391,6 +439,26 @@ impl Inner {
                 }))
             }
         }
+    }
+
+    /// Sorts a failed request: refused redirects and (unless asked otherwise) TLS failures are
+    /// terminal, everything else is retried.
+    fn classify(&self, error: reqwest::Error) -> OpenError {
+        if let Some(reason) = transport::redirect_refusal(&error) {
+            return OpenError::Hard(SubscriptionError::Redirect {
+                url: self.url.clone(),
+                location: error.url().map(|u| u.to_string()),
+                reason: reason.to_owned(),
+            });
+        }
+        let error = HttpError::new(error);
+        if error.is_tls() && !self.settings.retry_tls_errors {
+            return OpenError::Hard(SubscriptionError::Tls {
+                url: self.url.clone(),
+                source: Arc::new(error),
+            });
+        }
+        OpenError::Retry(TransportError::Http(error))
     }
 }
 

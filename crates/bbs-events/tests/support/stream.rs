@@ -145,6 +145,17 @@ async fn read_request(stream: &mut TcpStream) -> (String, Vec<u8>) {
     (head, body)
 }
 
+/// The event of a read, failing the test on an error or a resync notice.
+pub fn event(
+    read: Result<bbs_events::client::StreamItem, bbs_events::client::SubscriptionError>,
+) -> bbs_events::client::ReceivedEvent {
+    match read {
+        Ok(bbs_events::client::StreamItem::Resync(r)) => panic!("expected an event, got {r:?}"),
+        Ok(item) => item.into_event().expect("an event"),
+        Err(e) => panic!("expected an event, got {e:?}"),
+    }
+}
+
 /// Awaits `fut`, failing the test if it takes longer than `secs` seconds.
 pub async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), fut)

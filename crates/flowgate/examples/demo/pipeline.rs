@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use flowgate::batcher::{BatchMetadata, Batcher, Operation, Watcher};
-use flowgate::bbs::client::Client;
+use flowgate::bbs::client::{Client, StreamItem};
 use flowgate::bbs::server::{Hub, Server};
 use flowgate::bbs::synthetic::SyntheticEvents;
 use flowgate::bbs::{Event, EventType};
@@ -243,7 +243,7 @@ async fn start_instance(
         let counters = &rec.instances[index];
         loop {
             match subscription.next().await {
-                Ok(received) => {
+                Ok(StreamItem::Event(received)) => {
                     counters.received.fetch_add(1, Ordering::Relaxed);
                     let kind = received.event.event_type();
                     let op = Operation::new(received.event, cost_of(kind))
@@ -257,6 +257,8 @@ async fn start_instance(
                         }
                     };
                 }
+                // A reconnect: the demo's consumer keeps no state to resynchronise.
+                Ok(_) => {}
                 Err(e) if e.is_terminal() => break,
                 Err(e) => {
                     eprintln!("demo: instance {index}: {e}");

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 
 use base64::Engine as _;
-use bbs_events::client::{Client, ReceivedEvent, Route, SubscriptionError};
+use bbs_events::client::{Client, ReceivedEvent, Route, StreamItem, SubscriptionError};
 use events_core::SourceError as _;
 
 /// Arguments of `tail`.
@@ -83,7 +83,12 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), String> {
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
         match next {
-            Ok(received) => {
+            Ok(StreamItem::Resync(resync)) => eprintln!(
+                "events_may_have_been_missed: the event stream reconnected after {} attempt(s) \
+                 from last event id {:?}; events may have been missed",
+                resync.attempts, resync.last_event_id
+            ),
+            Ok(StreamItem::Event(received)) => {
                 let line = format_line(&received, args.format)?;
                 let mut out = stdout.lock();
                 writeln!(out, "{line}")
@@ -94,6 +99,7 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), String> {
                     return Ok(());
                 }
             }
+            Ok(_) => {}
             Err(SubscriptionError::EndOfStream) => return Ok(()),
             Err(e) if e.is_terminal() => return Err(e.to_string()),
             Err(e) => eprintln!("{}: {e}", e.kind_name()),
