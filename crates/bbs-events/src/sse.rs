@@ -7,10 +7,8 @@
 //! (its `id` and `event` stay set), an event without `id` takes the last id seen, and a partial event
 //! at the end of the stream is dropped.
 //!
-//! The id to resume from ([`SseParser::last_event_id`]) is, as the SSE specification sets the
-//! "last event ID string", the id in force when the last block ended: an `id:` line of an event the
-//! connection cut off before its blank line never becomes the resume point, so a replaying server
-//! sends that event again.
+//! The resume id ([`SseParser::last_event_id`]) is, like the specification's "last event ID
+//! string", the id in force when the last block ended: never the id of an event cut off mid-way.
 //!
 //! There is no line length limit, so a valid event of any size below the configured
 //! [`max_event_size`](SseParser::with_max_event_size) goes through; an event above it yields
@@ -132,9 +130,8 @@ impl SseParser {
         self.max_event_size
     }
 
-    /// The id to send as `Last-Event-ID` when reconnecting: the id in force when the last
-    /// complete block (ended by a blank line) was parsed. An `id:` of an unfinished event does not
-    /// count, so that the event is not skipped on resume.
+    /// The id to send as `Last-Event-ID` when reconnecting: the id in force at the end of the
+    /// last complete block; an `id:` of an unfinished event does not count.
     pub fn last_event_id(&self) -> Option<&str> {
         self.dispatched_id.as_deref()
     }
@@ -144,9 +141,8 @@ impl SseParser {
         self.retry
     }
 
-    /// Forgets any partial line or event, as at the end of a connection; the last dispatched id
-    /// and the retry delay are kept, as the SSE specification asks across reconnects (an id of the
-    /// partial event is forgotten with it).
+    /// Forgets any partial line or event (and its id), as at the end of a connection; the resume
+    /// id and the retry delay are kept, as the SSE specification asks across reconnects.
     pub fn reset_connection(&mut self) {
         self.last_id.clone_from(&self.dispatched_id);
         self.buf.clear();

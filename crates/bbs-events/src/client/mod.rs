@@ -349,7 +349,8 @@ impl ClientBuilder {
     }
 
     /// Gives up after this many failed connection attempts in a row with a terminal
-    /// [`SubscriptionError::Disconnected`] (default: retry forever, as the Go client does).
+    /// [`SubscriptionError::Disconnected`] (default: retry forever, as the Go client does). A
+    /// connection that ends before delivering any event counts as a failed attempt.
     pub fn max_reconnect_attempts(mut self, attempts: u32) -> Self {
         self.settings.max_attempts = Some(attempts.max(1));
         self

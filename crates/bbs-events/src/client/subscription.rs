@@ -78,7 +78,8 @@ struct Inner {
     settings: Settings,
     parser: SseParser,
     response: Option<reqwest::Response>,
-    /// Failed attempts since the last successful connection.
+    /// Attempts in a row that delivered nothing: failed connections, and connections that ended
+    /// before their first event. Drives the backoff and `max_reconnect_attempts`.
     failures: u32,
     /// The current connection was lost and is being re-established.
     reconnecting: bool,
@@ -243,6 +244,7 @@ impl Inner {
             }
             if let Some(item) = self.parser.next_event() {
                 self.delivered = true;
+                self.failures = 0;
                 return match item {
                     Ok(sse) => decode_event_with(&sse, &mut self.scratch)
                         .map(|event| StreamItem::Event(ReceivedEvent { id: sse.id, event })),
@@ -283,10 +285,9 @@ impl Inner {
                     self.reconnecting = true;
                     // A connection that delivered nothing does not count as a success, so a
                     // server that accepts and drops at once is backed off like one that refuses.
-                    if self.delivered {
-                        self.failures = 0;
-                    } else {
+                    if !self.delivered {
                         self.failures = self.failures.saturating_add(1);
+                        self.give_up_after(TransportError::Http(HttpError::new(error)));
                     }
                 }
             }
@@ -300,8 +301,24 @@ impl Inner {
         self.response = None;
     }
 
+    /// Ends the subscription with [`SubscriptionError::Disconnected`] when `failures` reached
+    /// the configured maximum; returns the error then.
+    fn give_up_after(&mut self, error: TransportError) -> Option<SubscriptionError> {
+        let max = self.settings.max_attempts?;
+        if self.failures < max {
+            return None;
+        }
+        let error = SubscriptionError::Disconnected {
+            attempts: self.failures,
+            source: Arc::new(error),
+        };
+        self.finish(error.clone());
+        Some(error)
+    }
+
     /// Connects (or reconnects), waiting the backoff between attempts.
     async fn connect(&mut self) -> Result<(), SubscriptionError> {
+        let mut attempts = 0u32;
         loop {
             let backoff = Backoff {
                 base: self.settings.retry_base(self.parser.retry()),
@@ -322,6 +339,7 @@ impl Inner {
                     () = tokio::time::sleep(delay) => {}
                 }
             }
+            attempts = attempts.saturating_add(1);
             match self.open().await {
                 Ok(response) => {
                     if self.reconnecting {
@@ -329,17 +347,16 @@ impl Inner {
                         tracing::info!(
                             url = %self.url,
                             last_event_id = last_event_id.as_deref(),
-                            attempts = self.failures + 1,
+                            attempts,
                             "event stream reconnected; events may have been missed"
                         );
                         self.notice = Some(Resync {
                             last_event_id,
-                            attempts: self.failures + 1,
+                            attempts,
                         });
                     }
                     self.reconnecting = false;
                     self.delivered = false;
-                    self.failures = 0;
                     self.response = Some(response);
                     return Ok(());
                 }
@@ -355,16 +372,7 @@ impl Inner {
                         %error,
                         "cannot connect to the event stream"
                     );
-                    if self
-                        .settings
-                        .max_attempts
-                        .is_some_and(|max| self.failures >= max)
-                    {
-                        let error = SubscriptionError::Disconnected {
-                            attempts: self.failures,
-                            source: Arc::new(error),
-                        };
-                        self.finish(error.clone());
+                    if let Some(error) = self.give_up_after(error) {
                         return Err(error);
                     }
                 }
