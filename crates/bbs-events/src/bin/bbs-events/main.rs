@@ -1,9 +1,19 @@
 //! `bbs-events`: tail a BBS event stream, or serve one.
 //!
 //! * `bbs-events tail --url URL [--route events|instances|tasks] [--cell-id ID]
-//!   [--ca F --cert F --key F] [--format json|wire] [--count N]` prints one line per event.
+//!   [--ca F --cert F --key F] [--format json|wire] [--count N] [--response-timeout D]
+//!   [--max-reconnects N] [--v0]` prints one line per event.
 //! * `bbs-events serve --listen ADDR [--replay FILE] [--synthetic RATE]` serves the BBS event
 //!   routes; the bound address is printed on stderr.
+
+/// Writes a line to stderr. A closed or broken stderr is no reason to fail, let alone panic
+/// (which `eprintln!` does).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 mod serve;
 mod tail;
@@ -32,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -43,7 +54,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("bbs-events: cannot start the async runtime: {e}");
+            say!("bbs-events: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -56,7 +67,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("bbs-events: {message}");
+            say!("bbs-events: {message}");
             ExitCode::FAILURE
         }
     }

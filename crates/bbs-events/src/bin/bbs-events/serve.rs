@@ -97,7 +97,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .bind(&args.listen)
         .await
         .map_err(|e| e.to_string())?;
-    eprintln!("listening on {}", server.local_addr());
+    say!("listening on {}", server.local_addr());
     let shutdown = CancellationToken::new();
     if let Some(rate) = args.synthetic {
         let hub = hub.clone();

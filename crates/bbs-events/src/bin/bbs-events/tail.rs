@@ -1,9 +1,11 @@
 //! `bbs-events tail`.
 
 use std::io::Write as _;
+use std::time::Duration;
 
 use base64::Engine as _;
 use bbs_events::client::{Client, ReceivedEvent, Route, StreamItem, SubscriptionError};
+use bbs_events::models::Version;
 use events_core::SourceError as _;
 
 /// Arguments of `tail`.
@@ -33,6 +35,39 @@ pub(crate) struct TailArgs {
     /// Exit after this many events.
     #[arg(long)]
     count: Option<u64>,
+    /// How long to wait for the response headers of each (re)connection, e.g. 30s, 500ms, 2m.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    response_timeout: Duration,
+    /// Give up after this many failed (re)connection attempts in a row (default: never).
+    #[arg(long)]
+    max_reconnects: Option<u32>,
+    /// Subscribe on the routes without `.r1` (desired LRPs and tasks downgraded to V0).
+    #[arg(long)]
+    v0: bool,
+}
+
+/// A duration such as `30s`, `500ms`, `2m` or `1h` (a bare number is seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 30s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {text:?}: use ms, s, m or h"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration {text:?}: {e}"))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -55,7 +90,13 @@ fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
 }
 
 pub(crate) async fn run(args: TailArgs) -> Result<(), String> {
-    let mut builder = Client::builder(&args.url);
+    let mut builder = Client::builder(&args.url).response_timeout(args.response_timeout);
+    if let Some(max) = args.max_reconnects {
+        builder = builder.max_reconnect_attempts(max);
+    }
+    if args.v0 {
+        builder = builder.model_version(Version::V0);
+    }
     if let Some(ca) = &args.ca {
         builder = builder.ca_pem(read(ca, "CA")?);
     }
@@ -83,17 +124,21 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), String> {
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
         match next {
-            Ok(StreamItem::Resync(resync)) => eprintln!(
+            Ok(StreamItem::Resync(resync)) => say!(
                 "events_may_have_been_missed: the event stream reconnected after {} attempt(s) \
                  from last event id {:?}; events may have been missed",
-                resync.attempts, resync.last_event_id
+                resync.attempts,
+                resync.last_event_id
             ),
             Ok(StreamItem::Event(received)) => {
                 let line = format_line(&received, args.format)?;
                 let mut out = stdout.lock();
-                writeln!(out, "{line}")
-                    .and_then(|()| out.flush())
-                    .map_err(|e| format!("cannot write to stdout: {e}"))?;
+                match writeln!(out, "{line}").and_then(|()| out.flush()) {
+                    Ok(()) => {}
+                    // The reader went away (`tail | head`): a clean end, as for other tools.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                    Err(e) => return Err(format!("cannot write to stdout: {e}")),
+                }
                 printed += 1;
                 if args.count.is_some_and(|n| printed >= n) {
                     return Ok(());
@@ -102,7 +147,7 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), String> {
             Ok(_) => {}
             Err(SubscriptionError::EndOfStream) => return Ok(()),
             Err(e) if e.is_terminal() => return Err(e.to_string()),
-            Err(e) => eprintln!("{}: {e}", e.kind_name()),
+            Err(e) => say!("{}: {e}", e.kind_name()),
         }
     }
 }
