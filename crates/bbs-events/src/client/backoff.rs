@@ -22,7 +22,9 @@ impl Backoff {
     /// The delay before attempt `attempt` with jitter, given a random `unit` in `[0, 1)`.
     pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
         let nominal = self.nominal(attempt);
-        nominal.mul_f64(1.0 - 0.2 * unit.clamp(0.0, 1.0))
+        // `mul_f64` panics when the product rounds above `Duration::MAX`; keep the nominal then.
+        Duration::try_from_secs_f64(nominal.as_secs_f64() * (1.0 - 0.2 * unit.clamp(0.0, 1.0)))
+            .unwrap_or(nominal)
     }
 }
 
@@ -50,5 +52,20 @@ mod tests {
         assert_eq!(b.delay(1, 0.0), Duration::from_millis(1000));
         assert_eq!(b.delay(1, 0.5), Duration::from_millis(900));
         assert!(b.delay(3, 0.999) >= Duration::from_millis(3200));
+    }
+
+    #[test]
+    fn absurd_durations_do_not_panic() {
+        let b = Backoff {
+            base: Duration::MAX,
+            max: Duration::MAX,
+        };
+        assert_eq!(b.delay(u32::MAX, 0.0), Duration::MAX);
+        assert!(b.delay(1, 0.5) <= Duration::MAX);
+        let zero = Backoff {
+            base: Duration::ZERO,
+            max: Duration::ZERO,
+        };
+        assert_eq!(zero.delay(7, 0.3), Duration::ZERO);
     }
 }

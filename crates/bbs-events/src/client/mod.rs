@@ -442,6 +442,30 @@ mod tests {
     }
 
     #[test]
+    fn a_server_sent_retry_is_kept_between_the_floor_and_the_cap() {
+        let settings = Client::builder("http://x").settings;
+        assert_eq!(settings.retry_base(None), Duration::from_secs(1));
+        assert_eq!(
+            settings.retry_base(Some(Duration::ZERO)),
+            DEFAULT_MIN_RETRY_INTERVAL
+        );
+        assert_eq!(
+            settings.retry_base(Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            settings.retry_base(Some(Duration::MAX)),
+            Duration::from_secs(30)
+        );
+        // A floor above the cap: the cap wins, and nothing panics.
+        let odd = Client::builder("http://x")
+            .min_retry_interval(Duration::MAX)
+            .max_backoff(Duration::from_secs(5))
+            .settings;
+        assert_eq!(odd.retry_base(Some(Duration::ZERO)), Duration::from_secs(5));
+    }
+
+    #[test]
     fn bad_urls_and_half_identities_are_rejected() {
         assert!(matches!(
             Client::new("not a url"),
