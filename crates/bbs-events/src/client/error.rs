@@ -23,8 +23,9 @@ pub enum PayloadError {
 
 /// An error of an [`EventSubscription`](crate::client::EventSubscription).
 ///
-/// Errors for which [`SourceError::is_terminal`] is `false` belong to one event (or report a
-/// reconnect); the next read carries on with the following event.
+/// Errors for which [`SourceError::is_terminal`] is `false` belong to one event; the next read
+/// carries on with the following event. A reconnect is not an error: it arrives as
+/// [`StreamItem::Resync`](crate::client::StreamItem::Resync).
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum SubscriptionError {
@@ -63,7 +64,8 @@ pub enum SubscriptionError {
         /// The last event id seen before the oversized event.
         last_event_id: Option<String>,
     },
-    /// The server answered with a status that is not retried (anything but 200, 500, 502, 503, 504).
+    /// The server answered with a status that is not retried (anything but 200, a redirect, 500,
+    /// 502, 503 and 504).
     #[error(
         "the server answered {status} to {url}: {body:?}; check the URL, route and credentials"
     )]
