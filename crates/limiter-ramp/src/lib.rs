@@ -22,8 +22,9 @@
 //! deterministic).
 //!
 //! Events on the ramp's own emitter: `capacity` (val = the capacity reported, on start and
-//! on every change), `held-back` (val = how much of the inner's capacity the ramp holds
-//! back, on every change, 0 once it holds none back; msg = the tightest rule) and
+//! on every change), `held-back` (val = how much the ramp holds back: what the inner
+//! limiter offers, or could grant the last `give_me` target, above the ceiling; on every
+//! change, 0 once it holds none back; msg = the tightest rule) and
 //! `shutdown`; the inner limiter's other events are raised again there
 //! ([`forward_events`](RampBuilder::forward_events)).
 //!

@@ -40,6 +40,18 @@ struct Shared<L: ?Sized> {
 }
 
 impl<L: RateLimiter + ?Sized> Shared<L> {
+    /// What the inner limiter offers, or could grant the demand: the larger of its
+    /// capacity and `min(target, max_capacity)`. A limiter that acquires on demand (Azure)
+    /// offers little more than it is asked for, so the demand is what the ramp holds back.
+    fn wanted(&self, offered: u32) -> u32 {
+        let target = self.target.load(Ordering::Acquire);
+        if target == NO_TARGET {
+            return offered;
+        }
+        let grantable = target.min(u64::from(self.inner.max_capacity()));
+        offered.max(u32::try_from(grantable).unwrap_or(u32::MAX))
+    }
+
     /// Passes `min(target, ceiling)` on to the inner limiter when it changed, so that a
     /// shared limiter does not hold capacity the ramp would hold back.
     fn forward_target(&self) {
@@ -59,6 +71,7 @@ impl<L: RateLimiter + ?Sized> Shared<L> {
     /// (or `capacity` regardless with `announce`).
     fn update(&self, now: Instant, announce: bool) {
         let offered = self.inner.capacity();
+        let wanted = self.wanted(offered);
         let (capacity, held, rule) = {
             let mut ramp = lock(&self.ramp);
             let (ceiling, tightest) = ramp.ceiling(now);
@@ -67,7 +80,7 @@ impl<L: RateLimiter + ?Sized> Shared<L> {
             let target = self.target.load(Ordering::Acquire);
             let used = u32::try_from(target.min(u64::from(capacity))).unwrap_or(capacity);
             ramp.record(now, capacity, used);
-            let held = offered.saturating_sub(ceiling);
+            let held = wanted.saturating_sub(ceiling);
             let capacity = (announce || ramp.reported != Some(capacity)).then_some(capacity);
             let held = (held != ramp.held).then_some(held);
             if let Some(c) = capacity {
@@ -182,9 +195,13 @@ impl<L: RateLimiter + ?Sized + 'static> RampLimiter<L> {
         self.shared.ceiling.load(Ordering::Acquire)
     }
 
-    /// How much of the inner limiter's capacity the ramp holds back now.
+    /// How much the ramp holds back now: what the inner limiter offers, or could grant
+    /// the last `give_me` target (the larger), above the ceiling.
     pub fn held_back(&self) -> u32 {
-        self.shared.inner.capacity().saturating_sub(self.ceiling())
+        let shared = &self.shared;
+        shared
+            .wanted(shared.inner.capacity())
+            .saturating_sub(self.ceiling())
     }
 
     /// The rules, in the order they were added.

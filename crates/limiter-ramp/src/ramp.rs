@@ -153,10 +153,15 @@ impl Ramp {
     }
 
     /// Records what was reported at `now`, and how much of it was used.
+    ///
+    /// A step rule counts a capacity below the floor as the floor: the floor is allowed
+    /// at any time, so falling below it (an inner limiter that starts at 0 and acquires
+    /// its capacity, an outage) must not set the climb back below floor + one step.
     pub(crate) fn record(&mut self, now: Instant, reported: u32, used: u32) {
+        let floor = self.floor;
         for (_, state) in &mut self.rules {
             match state {
-                State::Step { reported: s, .. } => s.record(now, reported),
+                State::Step { reported: s, .. } => s.record(now, reported.max(floor)),
                 State::Peak { of, samples, .. } => {
                     let value = match of {
                         PeakOf::Used => used,

@@ -60,7 +60,8 @@ impl RampRule {
     /// Capacity may rise by at most `amount` within any period of length `per`, measured
     /// on the capacity the ramp reports (to within 1/64 of `per`, on the safe side).
     ///
-    /// A fall counts: after the inner limiter drops, capacity climbs back at this rate.
+    /// A fall counts: after the inner limiter drops, capacity climbs back at this rate,
+    /// from the floor at the lowest (the floor is always allowed).
     pub const fn step(amount: u32, per: Duration) -> Self {
         RampRule {
             kind: Kind::Step { amount, per },

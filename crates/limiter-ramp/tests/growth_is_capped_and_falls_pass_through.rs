@@ -67,35 +67,51 @@ async fn a_step_rule_allows_one_step_per_period() {
 
 #[tokio::test(start_paused = true)]
 async fn falls_pass_through_at_once_and_the_climb_back_is_ramped() {
-    let inner = TestLimiter::new(5_000);
+    let inner = TestLimiter::new(3_000);
     let limiter = RampLimiter::builder()
-        .floor(5_000)
-        .rule(RampRule::step(500, 10 * SEC))
+        .floor(1_000)
+        .rule(RampRule::step(1_000, 10 * SEC))
         .build(inner.clone())
         .unwrap();
     limiter.provision().await.unwrap();
     limiter.start().await.unwrap();
+    run_for(30 * SEC).await;
+    assert_eq!(limiter.capacity(), 3_000);
     let mut events = limiter.emitter().subscribe();
-    assert_eq!(limiter.capacity(), 5_000);
 
     // A fall is seen by the very next capacity() call, before any tick or event.
     inner.set_quietly(1_200);
     assert_eq!(limiter.capacity(), 1_200);
-    inner.set(800);
-    assert_eq!(limiter.capacity(), 800);
+    inner.set(1_500);
+    assert_eq!(limiter.capacity(), 1_500);
     // The inner limiter's capacity event wakes the ramp without waiting for a tick.
     tokio::task::yield_now().await;
-    assert_eq!(values(&mut events, EventName::Capacity), vec![800]);
+    assert_eq!(values(&mut events, EventName::Capacity), vec![1_500]);
 
-    // The floor is always allowed: back to 5,000 at once, however recent the fall.
-    inner.set(6_000);
+    // Back up: one step above the lowest capacity the ramp saw in the last period, then
+    // one step per period. It saw 1,500 (announced), not the unannounced 1,200 that
+    // lasted less than a tick.
+    run_for(SEC).await;
+    inner.set(3_000);
     tokio::task::yield_now().await;
-    assert_eq!(limiter.capacity(), 5_000);
-    assert_eq!(values(&mut events, EventName::Capacity), vec![5_000]);
-    // Above the floor, one step per period from the lowest capacity in the last period
-    // (800 until it is 10 s old, then 5,000).
-    run_for(11 * SEC).await;
-    assert_eq!(limiter.capacity(), 5_500);
+    assert_eq!(limiter.capacity(), 2_500);
+    // 1,500 was in effect until the rise, so for ten seconds more.
+    run_for(9 * SEC).await;
+    assert_eq!(limiter.capacity(), 2_500);
+    run_for(2 * SEC).await;
+    assert_eq!(limiter.capacity(), 3_000);
+
+    // Below the floor counts as the floor: the climb back starts at floor + one step.
+    inner.set(200);
+    tokio::task::yield_now().await;
+    assert_eq!(limiter.capacity(), 200);
+    inner.set(3_000);
+    tokio::task::yield_now().await;
+    assert_eq!(limiter.capacity(), 2_000);
+    assert_eq!(
+        values(&mut events, EventName::Capacity),
+        vec![2_500, 3_000, 200, 2_000]
+    );
     limiter.stop().await.unwrap();
 }
 
