@@ -105,6 +105,7 @@ pub mod limiter {
     feature = "batcher",
     feature = "provisioned",
     feature = "azure",
+    feature = "ramp",
     feature = "bbs"
 ))]
 #[doc = include_str!("../../../README.md")]
