@@ -13,6 +13,7 @@ const LEAF_CRATES: &[&str] = &[
     "batcher",
     "limiter-provisioned",
     "limiter-azure",
+    "limiter-ramp",
     "bbs-events",
 ];
 const ALL_CRATES: &[&str] = &[
@@ -20,6 +21,7 @@ const ALL_CRATES: &[&str] = &[
     "batcher",
     "limiter-provisioned",
     "limiter-azure",
+    "limiter-ramp",
     "bbs-events",
     "flowgate",
 ];

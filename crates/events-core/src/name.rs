@@ -66,6 +66,9 @@ event_names! {
     Batch => "batch",
     /// A rate limiter's capacity changed; `val` is the new capacity.
     Capacity => "capacity",
+    /// A limiter decorator held back capacity its inner limiter offered (a ramp on
+    /// growth); `val` is how much, 0 once it holds none back; `msg` names the rule.
+    HeldBack => "held-back",
     /// A lease attempt lost to another holder; `val` is the partition index.
     Failed => "failed",
     /// A partition lease ended; `val` is the partition index.
@@ -102,7 +105,7 @@ mod tests {
             assert_eq!(name.as_str().parse::<EventName>().unwrap(), *name);
             assert_eq!(name.to_string(), name.as_str());
         }
-        assert_eq!(EventName::ALL.len(), 20);
+        assert_eq!(EventName::ALL.len(), 21);
         assert_eq!(EventName::AuditFail.as_str(), "audit-fail");
         assert_eq!(EventName::CreatedContainer.as_str(), "created-container");
     }

@@ -12,6 +12,7 @@
 //! | `batcher` | `batcher` | `batcher` |
 //! | `limiter::provisioned` | `limiter-provisioned` | `provisioned` |
 //! | `limiter::azure` | `limiter-azure` | `azure` |
+//! | `limiter::ramp` | `limiter-ramp` | `ramp` |
 //! | `bbs` | `bbs-events` | `bbs` |
 //!
 //! # Examples
@@ -90,6 +91,12 @@ pub mod limiter {
     #[cfg_attr(docsrs, doc(cfg(feature = "azure")))]
     #[doc(inline)]
     pub use limiter_azure as azure;
+
+    /// A decorator that caps how fast any limiter's capacity may grow.
+    #[cfg(feature = "ramp")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ramp")))]
+    #[doc(inline)]
+    pub use limiter_ramp as ramp;
 }
 
 // The README's examples are compiled as doc tests, so they cannot drift from the API.
@@ -98,6 +105,7 @@ pub mod limiter {
     feature = "batcher",
     feature = "provisioned",
     feature = "azure",
+    feature = "ramp",
     feature = "bbs"
 ))]
 #[doc = include_str!("../../../README.md")]
@@ -121,6 +129,10 @@ pub mod prelude {
     #[cfg(feature = "azure")]
     #[doc(no_inline)]
     pub use limiter_azure::{AzureSharedResource, Credentials};
+
+    #[cfg(feature = "ramp")]
+    #[doc(no_inline)]
+    pub use limiter_ramp::{RampLimiter, RampRule};
 
     #[cfg(feature = "bbs")]
     #[doc(no_inline)]
