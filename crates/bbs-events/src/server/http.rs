@@ -3,17 +3,20 @@
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::server::HubError;
 use crate::server::filter::{Filter, ServerRoute};
 use crate::server::hub::{EncodedEvent, Hub, HubSubscription};
+use crate::server::watched_io::ConnectionState;
 use crate::sse::write_event_base64;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -30,6 +33,9 @@ pub(crate) struct Routes {
     /// The hub ids of the streams this server has open, ended through the hub at shutdown so
     /// that a stream's hot path waits on its queue alone.
     pub(crate) live: Arc<Mutex<HashSet<u64>>>,
+    /// One permit per open event stream, up to the subscriber cap.
+    pub(crate) subscribers: Arc<Semaphore>,
+    pub(crate) request_body_timeout: Duration,
 }
 
 impl Routes {
@@ -61,7 +67,11 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
     response
 }
 
-pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(
+    routes: Routes,
+    connection: Arc<ConnectionState>,
+    request: Request<Incoming>,
+) -> Response<Body> {
     let Some(route) = ServerRoute::from_request(request.method(), request.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "404 page not found\n");
     };
@@ -72,12 +82,20 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
         .and_then(|v| v.trim().parse::<u64>().ok());
     let mut filter = Filter::route(route);
     if route.filters_by_cell() {
-        let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY)
-            .collect()
-            .await
-        {
-            Ok(body) => body.to_bytes(),
-            Err(error) => {
+        let read = Limited::new(request.into_body(), MAX_REQUEST_BODY).collect();
+        let body = match tokio::time::timeout(routes.request_body_timeout, read).await {
+            Ok(Ok(body)) => body.to_bytes(),
+            Err(_) => {
+                tracing::info!(
+                    timeout = ?routes.request_body_timeout,
+                    "the event subscription request body did not arrive in time"
+                );
+                return plain(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request body not received in time\n",
+                );
+            }
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "cannot read the event subscription request body");
                 return plain(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -96,6 +114,13 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
             }
         }
     }
+    let Ok(permit) = Arc::clone(&routes.subscribers).try_acquire_owned() else {
+        tracing::warn!("refusing an event subscription beyond the subscriber cap");
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many event subscribers; try again later\n",
+        );
+    };
     let replaying = routes.hub.has_replay_window();
     let subscription = if replaying {
         routes.hub.subscribe_after(filter.clone(), last_event_id)
@@ -125,7 +150,10 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
         next_id: 0,
         hub_ids: replaying,
         live: Arc::clone(&routes.live),
+        connection,
+        _permit: permit,
     };
+    state.connection.start_stream();
     let stream = futures::stream::unfold(state, |mut state| async move {
         let bytes = state.next_chunk().await?;
         Some((Ok::<_, Infallible>(Frame::data(bytes)), state))
@@ -160,11 +188,15 @@ struct StreamState {
     next_id: u64,
     hub_ids: bool,
     live: Arc<Mutex<HashSet<u64>>>,
+    /// Told when the stream ends, so that the connection closes after the terminating chunk.
+    connection: Arc<ConnectionState>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Drop for StreamState {
     fn drop(&mut self) {
         lock_live(&self.live).remove(&self.subscription.id());
+        self.connection.end_stream();
     }
 }
 
