@@ -131,6 +131,21 @@ where
     (all, started.elapsed())
 }
 
+/// Reads until `needle` has arrived.
+pub async fn read_until<S: tokio::io::AsyncRead + Unpin>(stream: &mut S, needle: &str) -> String {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    within(5, needle, async {
+        while !String::from_utf8_lossy(&all).contains(needle) {
+            let n = stream.read(&mut buf).await.expect("read");
+            assert!(n > 0, "closed before {needle:?}");
+            all.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&all).into_owned()
+}
+
 /// Whether the connection stays open, with nothing to read, for `wait`.
 pub async fn stays_open_and_quiet(stream: &mut TcpStream, wait: Duration) -> bool {
     let mut buf = [0u8; 256];
