@@ -3,9 +3,12 @@
 //! * `bbs-events tail --url URL [--route events|instances|tasks] [--cell-id ID]
 //!   [--ca F --cert F --key F] [--format json|wire] [--count N]` prints one line per event.
 //! * `bbs-events serve --listen ADDR [--replay FILE] [--synthetic RATE]` serves the BBS event
-//!   routes; the bound address is printed on stderr.
+//!   routes; the bound address is printed on stderr. Timeouts and caps have flags of their own
+//!   (`--help`); SIGTERM and SIGINT end every stream with its terminating chunk, then exit.
 
+mod duration;
 mod serve;
+mod signal;
 mod tail;
 
 use std::process::ExitCode;

@@ -57,7 +57,7 @@ impl Limits {
                 Err(ServerError::InvalidOption {
                     option,
                     reason: "must be longer than zero (zero would drop every peer); \
-                             pass Duration::MAX for practically no limit"
+                             give a very long duration for practically no limit"
                         .to_owned(),
                 })
             } else {
@@ -69,7 +69,7 @@ impl Limits {
                 Err(ServerError::InvalidOption {
                     option,
                     reason: "must be at least 1 (zero would refuse every peer); \
-                             pass usize::MAX for practically no limit"
+                             give a very large number for practically no limit"
                         .to_owned(),
                 })
             } else {
