@@ -3,7 +3,13 @@
 //! The endpoint serves `GET /v1/events`, `POST /v1/events/lrp_instances` and
 //! `POST /v1/events/tasks` (each also with `.r1`) with the BBS's headers and framing: ids from 0
 //! per connection, one event per chunk, route and cell-id filtering, and a terminating chunk when
-//! the hub closes, the subscriber falls behind, or the server shuts down.
+//! the hub closes, the subscriber falls behind, or the server shuts down, after which the
+//! connection closes, as the BBS's does.
+//!
+//! It is meant to face the open internet with its defaults: a header-read, TLS handshake,
+//! request-body and write-progress timeout, caps on connections and subscribers (503 beyond
+//! them), and a watch on each open stream's connection that notices a peer that went away even on
+//! a quiet route; see [`ServerBuilder`]. None of them cuts a healthy idle subscriber.
 //!
 //! Differences from the BBS, by design: the routes without `.r1` serve the current (V3) format
 //! instead of downgrading desired LRPs and tasks to V0; chunks carry no empty `;` extension (hyper
