@@ -42,6 +42,17 @@ async fn connections_beyond_the_cap_are_answered_503_until_one_closes() {
 }
 
 #[tokio::test]
+async fn tls_connections_beyond_the_cap_are_closed_before_the_handshake() {
+    let (tls, _) = hostile::tls_pair();
+    let running = start(|h| h, |s| s.tls(tls).max_connections(1)).await;
+    let _held = TcpStream::connect(running.addr).await.unwrap();
+    let mut refused = TcpStream::connect(running.addr).await.unwrap();
+    let (read, _) = read_to_close(&mut refused, 5).await;
+    assert!(read.is_empty(), "{read:?}");
+    running.stop().await;
+}
+
+#[tokio::test]
 async fn subscriptions_beyond_the_cap_are_answered_503_until_one_ends() {
     let mut running = start(|h| h, |s| s.max_subscribers(1)).await;
     let mut first = send(running.addr, TASKS_REQUEST).await;

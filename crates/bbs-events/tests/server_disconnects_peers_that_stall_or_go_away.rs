@@ -156,3 +156,24 @@ async fn a_subscriber_that_keeps_sending_after_its_request_is_disconnected() {
     running.wait_for_subscribers(0, 5).await;
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_tls_subscriber_that_pipelined_a_byte_and_closed_is_released() {
+    let (tls, client) = hostile::tls_pair();
+    let mut running = start(|h| h, |s| s.tls(tls)).await;
+    let tcp = TcpStream::connect(running.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut stream = tokio_rustls::TlsConnector::from(client)
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake");
+    let mut request = TASKS_REQUEST.to_vec();
+    request.push(b'X');
+    stream.write_all(&request).await.unwrap();
+    hostile::read_until(&mut stream, "\r\n\r\n").await;
+    running.wait_for_subscribers(1, 5).await;
+    // Gone without a TLS close_notify: only the TCP close says so.
+    drop(stream);
+    running.wait_for_subscribers(0, 5).await;
+    running.stop().await;
+}
