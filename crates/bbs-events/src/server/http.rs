@@ -115,7 +115,8 @@ pub(crate) async fn handle(
         }
     }
     let Ok(permit) = Arc::clone(&routes.subscribers).try_acquire_owned() else {
-        tracing::warn!("refusing an event subscription beyond the subscriber cap");
+        // Refusals can come in floods; the cap is in the server's options and 503s are retried.
+        tracing::info!("refusing an event subscription beyond the subscriber cap");
         return plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "too many event subscribers; try again later\n",

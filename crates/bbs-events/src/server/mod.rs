@@ -238,6 +238,7 @@ impl Server {
         let connection_slots = Arc::new(Semaphore::new(limits.max_connections));
         tracing::info!(addr = %self.local_addr, tls = self.tls.is_some(), "BBS event server listening");
         let connections = tokio_util::task::TaskTracker::new();
+        let mut refused: u64 = 0;
         loop {
             let accepted = tokio::select! {
                 biased;
@@ -254,14 +255,22 @@ impl Server {
                 Err(error) => return Err(ServerError::Accept(error)),
             };
             let Ok(permit) = Arc::clone(&connection_slots).try_acquire_owned() else {
-                tracing::warn!(
-                    %peer,
-                    max_connections = limits.max_connections,
-                    "refusing a connection beyond the connection cap"
-                );
+                // One warning per spell of refusals, so that a flood cannot flood the log too.
+                if refused == 0 {
+                    tracing::warn!(
+                        %peer,
+                        max_connections = limits.max_connections,
+                        "refusing connections beyond the connection cap"
+                    );
+                }
+                refused += 1;
                 connection::refuse(stream, self.tls.is_some());
                 continue;
             };
+            if refused > 0 {
+                tracing::info!(refused, "accepting connections again");
+                refused = 0;
+            }
             let _ = stream.set_nodelay(true);
             let span = tracing::debug_span!("bbs_connection", %peer);
             connections.spawn(connection::serve(stream, context.clone(), permit).instrument(span));
