@@ -73,11 +73,19 @@ where
             tracing::debug!(why, "closing an event stream whose peer went away");
             return;
         }
-        // An event stream's connection serves nothing after it: write the terminating chunk
-        // (bounded by the write timeout), then close, as the BBS does.
+        // An event stream's connection serves nothing after it: write the terminating chunk,
+        // then close, as the BBS does. What is still buffered gets one write timeout in all, so
+        // that a peer reading a trickle cannot stretch the end out.
         () = state.stream_ended() => {
             connection.as_mut().graceful_shutdown();
-            connection.as_mut().await
+            let drain = context.limits.write_timeout;
+            match tokio::time::timeout(drain, connection.as_mut()).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::info!(?drain, "closing a stream whose peer did not take its end in time");
+                    return;
+                }
+            }
         }
         () = context.shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();

@@ -215,6 +215,15 @@ impl StreamState {
                 }
             }
         }
+        // A subscriber cut off as slow is told at once rather than after the rest of its queue,
+        // which a peer reading just fast enough to dodge the write timeout would take ages over.
+        if self.subscription.was_cut_off() {
+            tracing::warn!(
+                "ending an event stream: the subscriber fell behind and was cut off; \
+                 its queued events are dropped"
+            );
+            return None;
+        }
         let event = self.subscription.recv().await;
         match event {
             Ok(event) => Some(self.frame(&event, self.hub_ids)),
