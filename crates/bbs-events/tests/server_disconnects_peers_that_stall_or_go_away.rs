@@ -1,7 +1,8 @@
 //! Hostile and broken peers cannot hold the server's sockets or hub subscribers: headers or bodies
 //! trickled too slowly, TLS peers that never say hello, subscribers that never read, and
 //! subscribers that pipelined a byte and went away on a quiet route are all disconnected; a slow
-//! subscriber's stream ends with the terminating chunk and the connection closes, as in the BBS.
+//! subscriber's stream ends at once with the terminating chunk and the connection closes, as in
+//! the BBS.
 
 #[path = "support/hostile.rs"]
 mod hostile;
@@ -100,8 +101,9 @@ async fn a_slow_subscribers_stream_ends_with_the_terminating_chunk_and_the_conne
     }
     let (read, _) = read_to_close(&mut stream, 5).await;
     let text = String::from_utf8_lossy(&read);
-    // At most the four queued events: once cut off, the stream ends without the rest.
-    assert!(text.matches("event: task_created").count() <= 4, "{text}");
+    // Cut off before the server wrote more than one: the stream ends at once, without the rest of
+    // the four queued events, so that a peer reading a trickle cannot stretch its end out.
+    assert!(text.matches("event: task_created").count() < 4, "{text}");
     assert!(text.ends_with("\r\n0\r\n\r\n"), "{text:?}");
     running.wait_for_subscribers(0, 5).await;
     running.stop().await;
@@ -176,43 +178,5 @@ async fn a_tls_subscriber_that_pipelined_a_byte_and_closed_is_released() {
     // Gone without a TLS close_notify: only the TCP close says so.
     drop(stream);
     running.wait_for_subscribers(0, 5).await;
-    running.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscriber_reading_a_trickle_is_closed_soon_after_being_cut_off() {
-    // The write timeout is long enough for a trickle reader to dodge it; only ending the stream
-    // at the cut, and bounding how long its end may take, closes the connection soon.
-    let mut running = start(
-        |h| h.subscriber_capacity(4),
-        |s| s.write_timeout(Duration::from_secs(1)),
-    )
-    .await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stream = socket.connect(running.addr).await.unwrap();
-    stream.write_all(TASKS_REQUEST).await.unwrap();
-    read_head(&mut stream).await;
-    running.wait_for_subscribers(1, 5).await;
-    // 4 MB of events, far more than the queue and the socket buffers hold.
-    for _ in 0..64 {
-        running.hub.emit(hostile::big_task(64 * 1024)).unwrap();
-    }
-    running.wait_for_subscribers(0, 5).await;
-    // About 50 KB/s: enough to keep writes moving, far too little to drain the queue soon.
-    let started = std::time::Instant::now();
-    let mut buf = [0u8; 1024];
-    within(6, "the cut-off trickle reader to be closed", async {
-        // Bounded: 300 reads at 20 ms apart is 6 s.
-        for _ in 0..300 {
-            match tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-        panic!("still open after 300 reads");
-    })
-    .await;
-    assert!(started.elapsed() < Duration::from_secs(6));
     running.stop().await;
 }
