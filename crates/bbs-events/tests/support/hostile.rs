@@ -154,16 +154,6 @@ pub async fn stays_open_and_quiet(stream: &mut TcpStream, wait: Duration) -> boo
         .is_err()
 }
 
-/// Sends `bytes` one at a time, `interval` apart, stopping at the first failed write.
-pub async fn trickle(stream: &mut TcpStream, bytes: &[u8], interval: Duration) {
-    for byte in bytes {
-        if stream.write_all(std::slice::from_ref(byte)).await.is_err() {
-            return;
-        }
-        tokio::time::sleep(interval).await;
-    }
-}
-
 /// A task-created event whose guid is `size` bytes long.
 pub fn big_task(size: usize) -> Event {
     Event::TaskCreated(TaskCreatedEvent {
