@@ -1,6 +1,7 @@
 //! What the server already held against, kept with the hardening: garbage, an HTTP/2 preface,
 //! huge header lines, too many headers, unknown routes and methods, and oversized bodies are
-//! refused without a subscriber left behind, and connect/disconnect cycles leave nothing open.
+//! refused without a subscriber left behind, as is plain HTTP on the TLS port, and
+//! connect/disconnect cycles leave nothing open.
 
 #[path = "support/hostile.rs"]
 mod hostile;
@@ -108,5 +109,15 @@ async fn connect_and_disconnect_cycles_leave_no_subscriber() {
         }
     }
     running.wait_for_subscribers(0, 10).await;
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn plain_http_to_the_tls_port_is_closed_without_a_subscriber() {
+    let (tls, _) = hostile::tls_pair();
+    let running = start(|h| h, |s| s.tls(tls)).await;
+    let answer = answer(running.addr, hostile::TASKS_REQUEST).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    assert_eq!(running.subscribers(), 0);
     running.stop().await;
 }
