@@ -23,6 +23,7 @@ const ALL_CRATES: &[&str] = &[
     "limiter-azure",
     "limiter-ramp",
     "bbs-events",
+    "bbs-events-cli",
     "flowgate",
 ];
 
@@ -168,6 +169,17 @@ fn check_crate_graph() -> Result<()> {
         }
     }
     eprintln!("xtask: no implementation crate depends on a sibling");
+
+    // The command line's dependencies stay in bbs-events-cli, out of library users' builds.
+    let bbs = dependencies("bbs-events", &[])?;
+    for cli_only in ["clap", "serde_json", "tracing-subscriber"] {
+        if bbs.iter().any(|n| n == cli_only) {
+            bail!(
+                "the bbs-events library depends on `{cli_only}`; command-line dependencies belong in bbs-events-cli"
+            );
+        }
+    }
+    eprintln!("xtask: the bbs-events library builds without its command line's dependencies");
 
     let slim = dependencies(
         "flowgate",

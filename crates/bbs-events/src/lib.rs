@@ -20,8 +20,8 @@
 //!
 //! # Feature flags
 //!
-//! * `cli` (default): the `bbs-events` binary (`tail` and `serve`). The library itself needs no
-//!   feature.
+//! None: the library needs no feature. The `bbs-events` command line (`tail` and `serve`) lives in
+//! the `bbs-events-cli` crate, so that a library user does not build clap and its kin.
 //!
 //! # Examples
 //!

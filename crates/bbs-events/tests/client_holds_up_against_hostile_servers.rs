@@ -3,7 +3,7 @@
 //! out, redirects are not followed by default (and never from https to http), an HTML 200 is a
 //! clear terminal error, and a refused connection says so.
 
-#[path = "support/hostile.rs"]
+#[path = "support/hostile_servers.rs"]
 mod hostile;
 #[path = "support/stream.rs"]
 mod support;

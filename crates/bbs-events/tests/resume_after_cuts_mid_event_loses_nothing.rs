@@ -1,7 +1,7 @@
 //! A replaying server that cuts the stream in the middle of an event, 20 times: the client resumes
 //! each time with the id of the last event it delivered, so every event arrives exactly once.
 
-#[path = "support/hostile.rs"]
+#[path = "support/hostile_servers.rs"]
 mod hostile;
 #[path = "support/stream.rs"]
 mod support;

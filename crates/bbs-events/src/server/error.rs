@@ -41,6 +41,14 @@ pub enum ServerError {
         "invalid TLS configuration: {0}; pass PEM certificates and a PKCS#8, PKCS#1 or SEC1 key"
     )]
     Tls(String),
+    /// A server option is out of range.
+    #[error("invalid server option `{option}`: {reason}")]
+    InvalidOption {
+        /// The builder method (and `serve` flag, with dashes) of the option.
+        option: &'static str,
+        /// What is wrong and what to pass instead.
+        reason: String,
+    },
     /// Accepting connections failed.
     #[error("accepting connections failed: {0}")]
     Accept(#[source] std::io::Error),

@@ -3,18 +3,21 @@
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt as _, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::models::Version;
 use crate::server::HubError;
 use crate::server::filter::{Filter, ServerRoute};
 use crate::server::hub::{EncodedEvent, Hub, HubSubscription};
+use crate::server::watched_io::ConnectionState;
 use crate::sse::write_event_base64;
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -31,6 +34,9 @@ pub(crate) struct Routes {
     /// The hub ids of the streams this server has open, ended through the hub at shutdown so
     /// that a stream's hot path waits on its queue alone.
     pub(crate) live: Arc<Mutex<HashSet<u64>>>,
+    /// One permit per open event stream, up to the subscriber cap.
+    pub(crate) subscribers: Arc<Semaphore>,
+    pub(crate) request_body_timeout: Duration,
 }
 
 impl Routes {
@@ -62,7 +68,11 @@ fn plain(status: StatusCode, text: &str) -> Response<Body> {
     response
 }
 
-pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(
+    routes: Routes,
+    connection: Arc<ConnectionState>,
+    request: Request<Incoming>,
+) -> Response<Body> {
     let Some(route) = ServerRoute::from_request(request.method(), request.uri().path()) else {
         return plain(StatusCode::NOT_FOUND, "404 page not found\n");
     };
@@ -74,12 +84,20 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
         .and_then(|v| v.trim().parse::<u64>().ok());
     let mut filter = Filter::route(route);
     if route.filters_by_cell() {
-        let body = match Limited::new(request.into_body(), MAX_REQUEST_BODY)
-            .collect()
-            .await
-        {
-            Ok(body) => body.to_bytes(),
-            Err(error) => {
+        let read = Limited::new(request.into_body(), MAX_REQUEST_BODY).collect();
+        let body = match tokio::time::timeout(routes.request_body_timeout, read).await {
+            Ok(Ok(body)) => body.to_bytes(),
+            Err(_) => {
+                tracing::info!(
+                    timeout = ?routes.request_body_timeout,
+                    "the event subscription request body did not arrive in time"
+                );
+                return plain(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request body not received in time\n",
+                );
+            }
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "cannot read the event subscription request body");
                 return plain(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -98,6 +116,14 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
             }
         }
     }
+    let Ok(permit) = Arc::clone(&routes.subscribers).try_acquire_owned() else {
+        // Refusals can come in floods; the cap is in the server's options and 503s are retried.
+        tracing::info!("refusing an event subscription beyond the subscriber cap");
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many event subscribers; try again later\n",
+        );
+    };
     let replaying = routes.hub.has_replay_window();
     let subscription = if replaying {
         routes.hub.subscribe_after(filter.clone(), last_event_id)
@@ -128,7 +154,10 @@ pub(crate) async fn handle(routes: Routes, request: Request<Incoming>) -> Respon
         hub_ids: replaying,
         live: Arc::clone(&routes.live),
         version,
+        connection,
+        _permit: permit,
     };
+    state.connection.start_stream();
     let stream = futures::stream::unfold(state, |mut state| async move {
         let bytes = state.next_chunk().await?;
         Some((Ok::<_, Infallible>(Frame::data(bytes)), state))
@@ -165,11 +194,15 @@ struct StreamState {
     live: Arc<Mutex<HashSet<u64>>>,
     /// The model version of the route (V0 without `.r1`).
     version: Version,
+    /// Told when the stream ends, so that the connection closes after the terminating chunk.
+    connection: Arc<ConnectionState>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Drop for StreamState {
     fn drop(&mut self) {
         lock_live(&self.live).remove(&self.subscription.id());
+        self.connection.end_stream();
     }
 }
 
@@ -186,6 +219,15 @@ impl StreamState {
                     return None;
                 }
             }
+        }
+        // A subscriber cut off as slow is told at once rather than after the rest of its queue,
+        // which a peer reading just fast enough to dodge the write timeout would take ages over.
+        if self.subscription.was_cut_off() {
+            tracing::warn!(
+                "ending an event stream: the subscriber fell behind and was cut off; \
+                 its queued events are dropped"
+            );
+            return None;
         }
         let event = self.subscription.recv().await;
         match event {

@@ -416,6 +416,14 @@ impl HubSubscription {
         self.id
     }
 
+    /// Whether the hub cut this subscriber off as slow (its queue may still hold events).
+    pub(crate) fn was_cut_off(&self) -> bool {
+        matches!(
+            *lock_ended(&self.ended),
+            Some(HubError::SlowSubscriber { .. })
+        )
+    }
+
     /// Waits for the next event.
     ///
     /// # Errors

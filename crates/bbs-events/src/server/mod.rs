@@ -3,7 +3,13 @@
 //! The endpoint serves `GET /v1/events`, `POST /v1/events/lrp_instances` and
 //! `POST /v1/events/tasks` (each also with `.r1`) with the BBS's headers and framing: ids from 0
 //! per connection, one event per chunk, route and cell-id filtering, and a terminating chunk when
-//! the hub closes, the subscriber falls behind, or the server shuts down.
+//! the hub closes, the subscriber falls behind, or the server shuts down, after which the
+//! connection closes, as the BBS's does.
+//!
+//! It is meant to face the open internet with its defaults: a header-read, TLS handshake,
+//! request-body and write-progress timeout, caps on connections and subscribers (503 beyond
+//! them), and a watch on each open stream's connection that notices a peer that went away even on
+//! a quiet route; see [`ServerBuilder`]. None of them cuts a healthy idle subscriber.
 //!
 //! The routes without `.r1` serve desired LRPs and tasks downgraded to V0 as the BBS does (see
 //! [`models::Version`](crate::models::Version)), encoded once per event.
@@ -13,39 +19,49 @@
 //! [replay window](HubBuilder::replay_window) the ids are the hub's sequence numbers so that a
 //! reconnecting client's `Last-Event-ID` resumes where it left off.
 
+mod connection;
 mod date;
 mod error;
 mod filter;
 mod http;
 mod hub;
+mod limits;
 mod tls;
+mod watched_io;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 pub use self::error::{HubError, ServerError};
 pub use self::filter::{Filter, ServerRoute};
 pub use self::hub::{DEFAULT_SUBSCRIBER_CAPACITY, EncodedEvent, Hub, HubBuilder, HubSubscription};
+pub use self::limits::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIBERS,
+    DEFAULT_REQUEST_BODY_TIMEOUT, DEFAULT_TLS_HANDSHAKE_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
+    SHUTDOWN_GRACE,
+};
 pub use self::tls::ServerTls;
 
+use self::limits::Limits;
 use crate::Event;
 
-/// How long [`Server::run`] waits, after shutdown, for open streams to write their last chunk.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Builds a [`Server`].
+///
+/// Every timeout and cap has a default safe on the open internet. None of them cuts a healthy
+/// idle subscriber: the BBS sends no heartbeats, so a stream may rightly carry nothing for hours.
 #[derive(Debug)]
 #[must_use = "a builder does nothing until `bind` is called"]
 pub struct ServerBuilder {
     hub: Hub,
     tls: Option<ServerTls>,
     preload: Vec<Event>,
+    limits: Limits,
 }
 
 impl ServerBuilder {
@@ -62,12 +78,67 @@ impl ServerBuilder {
         self
     }
 
+    /// How long a peer may take to send a request's headers (default
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`]), counted from the connection's start or the end of the
+    /// previous response; a peer that trickles its headers is disconnected after it.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a TLS peer may take to complete its handshake (default
+    /// [`DEFAULT_TLS_HANDSHAKE_TIMEOUT`]), including one that never sends a ClientHello.
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.tls_handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a peer may take to send a request body (default
+    /// [`DEFAULT_REQUEST_BODY_TIMEOUT`]); a slower one is answered `408 Request Timeout` and
+    /// disconnected.
+    pub fn request_body_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.request_body_timeout = timeout;
+        self
+    }
+
+    /// How long a write may make no progress (default [`DEFAULT_WRITE_TIMEOUT`]): a subscriber
+    /// that stops reading while events are due is disconnected after it and its socket reset,
+    /// freeing the kernel's send buffer. A subscriber with nothing to receive is never affected.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.write_timeout = timeout;
+        self
+    }
+
+    /// The most connections served at once (default [`DEFAULT_MAX_CONNECTIONS`]); beyond it a
+    /// plain HTTP peer is answered `503 Service Unavailable` and a TLS peer is closed, both
+    /// before any other work.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.limits.max_connections = connections;
+        self
+    }
+
+    /// The most event streams open at once (default [`DEFAULT_MAX_SUBSCRIBERS`]); beyond it a
+    /// subscription is answered `503 Service Unavailable`, which BBS clients retry.
+    pub fn max_subscribers(mut self, subscribers: usize) -> Self {
+        self.limits.max_subscribers = subscribers;
+        self
+    }
+
+    /// How long [`Server::run`] waits after shutdown for open streams to write their
+    /// terminating chunk (default [`SHUTDOWN_GRACE`]; zero waits not at all).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.limits.shutdown_grace = grace;
+        self
+    }
+
     /// Binds the listening socket (`127.0.0.1:0` picks a free port; see [`Server::local_addr`]).
     ///
     /// # Errors
     ///
-    /// [`ServerError::Bind`] when the address cannot be bound.
+    /// [`ServerError::InvalidOption`] when a timeout or cap is zero, and [`ServerError::Bind`]
+    /// when the address cannot be bound.
     pub async fn bind(self, addr: &str) -> Result<Server, ServerError> {
+        let limits = self.limits.checked()?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind {
@@ -90,6 +161,7 @@ impl ServerBuilder {
             hub: self.hub,
             tls: self.tls,
             preload,
+            limits,
         })
     }
 }
@@ -123,6 +195,7 @@ pub struct Server {
     hub: Hub,
     tls: Option<ServerTls>,
     preload: Arc<[Arc<EncodedEvent>]>,
+    limits: Limits,
 }
 
 impl Server {
@@ -132,6 +205,7 @@ impl Server {
             hub,
             tls: None,
             preload: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
@@ -141,20 +215,32 @@ impl Server {
     }
 
     /// Serves until `shutdown` is cancelled; then every open stream ends with the terminating
-    /// chunk and the connections close (waiting at most [`SHUTDOWN_GRACE`] for them).
+    /// chunk and the connections close (waiting at most the
+    /// [shutdown grace](ServerBuilder::shutdown_grace) for them).
     ///
     /// # Errors
     ///
     /// [`ServerError::Accept`] if the listener fails for good.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
+        let limits = self.limits;
         let routes = http::Routes {
             hub: self.hub.clone(),
             preload: self.preload,
             shutdown: shutdown.clone(),
             live: Arc::default(),
+            subscribers: Arc::new(Semaphore::new(limits.max_subscribers)),
+            request_body_timeout: limits.request_body_timeout,
         };
+        let context = connection::Context {
+            routes: routes.clone(),
+            tls: self.tls.clone(),
+            limits,
+            shutdown: shutdown.clone(),
+        };
+        let connection_slots = Arc::new(Semaphore::new(limits.max_connections));
         tracing::info!(addr = %self.local_addr, tls = self.tls.is_some(), "BBS event server listening");
         let connections = tokio_util::task::TaskTracker::new();
+        let mut refused: u64 = 0;
         loop {
             let accepted = tokio::select! {
                 biased;
@@ -165,34 +251,44 @@ impl Server {
                 Ok(a) => a,
                 Err(error) if is_transient(&error) => {
                     tracing::warn!(%error, "accept failed; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
                 Err(error) => return Err(ServerError::Accept(error)),
             };
+            let Ok(permit) = Arc::clone(&connection_slots).try_acquire_owned() else {
+                // One warning per spell of refusals, so that a flood cannot flood the log too.
+                if refused == 0 {
+                    tracing::warn!(
+                        %peer,
+                        max_connections = limits.max_connections,
+                        "refusing connections beyond the connection cap"
+                    );
+                }
+                refused += 1;
+                connection::refuse(stream, self.tls.is_some());
+                continue;
+            };
+            if refused > 0 {
+                tracing::info!(refused, "accepting connections again");
+                refused = 0;
+            }
             let _ = stream.set_nodelay(true);
             let span = tracing::debug_span!("bbs_connection", %peer);
-            connections.spawn(
-                serve_connection(
-                    stream,
-                    self.tls.as_ref().map(ServerTls::acceptor),
-                    routes.clone(),
-                    shutdown.clone(),
-                )
-                .instrument(span),
-            );
+            connections.spawn(connection::serve(stream, context.clone(), permit).instrument(span));
         }
         routes.end_streams();
         connections.close();
         // Every stream ends with its terminating chunk; a peer that stopped reading could hold
-        // that write forever, so the wait is bounded.
-        if tokio::time::timeout(SHUTDOWN_GRACE, connections.wait())
+        // that write until the write timeout, so the wait is bounded.
+        let grace = limits.shutdown_grace;
+        if tokio::time::timeout(grace, connections.wait())
             .await
             .is_err()
         {
             tracing::warn!(
                 open = connections.len(),
-                grace = ?SHUTDOWN_GRACE,
+                ?grace,
                 "connections still open after the shutdown grace period; leaving them to close"
             );
         }
@@ -201,55 +297,11 @@ impl Server {
     }
 }
 
+/// Whether an accept error passes (a peer that gave up, or descriptors running out for a moment).
 fn is_transient(error: &std::io::Error) -> bool {
     use std::io::ErrorKind as K;
     matches!(
         error.kind(),
         K::ConnectionAborted | K::ConnectionReset | K::Interrupted | K::WouldBlock
     ) || error.raw_os_error().is_some_and(|c| c == 24 || c == 23) // EMFILE, ENFILE
-}
-
-async fn serve_connection(
-    stream: TcpStream,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    routes: http::Routes,
-    shutdown: CancellationToken,
-) {
-    match tls {
-        None => serve_io(TokioIo::new(stream), routes, shutdown).await,
-        Some(acceptor) => {
-            let handshake = tokio::select! {
-                () = shutdown.cancelled() => return,
-                h = acceptor.accept(stream) => h,
-            };
-            match handshake {
-                Ok(tls_stream) => serve_io(TokioIo::new(tls_stream), routes, shutdown).await,
-                Err(error) => tracing::info!(%error, "TLS handshake failed"),
-            }
-        }
-    }
-}
-
-async fn serve_io<I>(io: TokioIo<I>, routes: http::Routes, shutdown: CancellationToken)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = service_fn(move |request| {
-        let routes = routes.clone();
-        async move { Ok::<_, std::convert::Infallible>(http::handle(routes, request).await) }
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.title_case_headers(true).keep_alive(true);
-    let connection = builder.serve_connection(io, service);
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = shutdown.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            connection.as_mut().await
-        }
-    };
-    if let Err(error) = result {
-        tracing::debug!(%error, "connection ended with an error");
-    }
 }

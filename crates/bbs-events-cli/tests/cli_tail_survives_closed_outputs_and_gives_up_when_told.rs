@@ -3,9 +3,9 @@
 //! `--response-timeout` and `--max-reconnects` bound it against a server that never answers; and
 //! `--v0` reads the routes without `.r1`.
 
-#[path = "support/hostile.rs"]
+#[path = "../../bbs-events/tests/support/hostile_servers.rs"]
 mod hostile;
-#[path = "support/stream.rs"]
+#[path = "../../bbs-events/tests/support/stream.rs"]
 mod support;
 
 use std::process::{Output, Stdio};
@@ -15,6 +15,15 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_bbs-events");
+
+/// A data file of the `bbs-events` crate, which keeps the only copy.
+fn bbs_data(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../bbs-events/tests/data/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+}
 
 /// Runs `tail` through `sh` so that `redirect` (e.g. `2>&-`) can close its outputs.
 async fn tail_sh(url: &str, extra: &str, redirect: &str) -> Output {
@@ -140,7 +149,7 @@ async fn response_timeout_and_max_reconnects_bound_a_silent_server() {
 #[tokio::test]
 async fn v0_reads_the_routes_without_r1() {
     let path = format!(
-        "{}/tests/data/v0/edge-payloads.tsv",
+        "{}/../bbs-events/tests/data/v0/edge-payloads.tsv",
         env!("CARGO_MANIFEST_DIR")
     );
     let mut serve = Command::new(BIN)
@@ -159,7 +168,7 @@ async fn v0_reads_the_routes_without_r1() {
         panic!("serve exited without printing its address");
     })
     .await;
-    let expected: Vec<String> = String::from_utf8(support::data("v0/edge-expected.tsv"))
+    let expected: Vec<String> = String::from_utf8(bbs_data("v0/edge-expected.tsv"))
         .unwrap()
         .lines()
         .filter(|l| l.starts_with("task_"))

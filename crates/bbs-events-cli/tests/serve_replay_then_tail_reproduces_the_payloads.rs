@@ -1,7 +1,6 @@
 //! `bbs-events serve --replay payloads.tsv` followed by `bbs-events tail --format wire` on each route
 //! reproduces the file, routed like the BBS; bad replay lines are rejected with their line number.
 
-#[path = "support/stream.rs"]
 mod support;
 
 use std::process::Stdio;
@@ -40,7 +39,7 @@ async fn tail(url: &str, route: &str, count: usize) -> Vec<String> {
 
 #[tokio::test]
 async fn replayed_payloads_come_back_identical_on_every_route() {
-    let path = format!("{}/tests/data/payloads.tsv", env!("CARGO_MANIFEST_DIR"));
+    let path = support::data_path("payloads.tsv");
     let lines: Vec<String> = String::from_utf8(support::data("payloads.tsv"))
         .unwrap()
         .lines()

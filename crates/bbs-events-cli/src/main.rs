@@ -4,7 +4,8 @@
 //!   [--ca F --cert F --key F] [--format json|wire] [--count N] [--response-timeout D]
 //!   [--max-reconnects N] [--v0]` prints one line per event.
 //! * `bbs-events serve --listen ADDR [--replay FILE] [--synthetic RATE]` serves the BBS event
-//!   routes; the bound address is printed on stderr.
+//!   routes; the bound address is printed on stderr. Timeouts and caps have flags of their own
+//!   (`--help`); SIGTERM and SIGINT end every stream with its terminating chunk, then exit.
 
 /// Writes a line to stderr. A closed or broken stderr is no reason to fail, let alone panic
 /// (which `eprintln!` does).
@@ -15,7 +16,9 @@ macro_rules! say {
     }};
 }
 
+mod duration;
 mod serve;
+mod signal;
 mod tail;
 
 use std::process::ExitCode;

@@ -3,10 +3,13 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use bbs_events::server::{Hub, Server, ServerTls};
+use bbs_events::server::{self, Hub, Server, ServerTls};
 use bbs_events::{Event, EventType};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
+
+use crate::duration::HumanDuration;
+use crate::signal::Signals;
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
@@ -29,6 +32,28 @@ pub(crate) struct ServeArgs {
     /// Require client certificates signed by this CA (PEM).
     #[arg(long, requires = "cert")]
     client_ca: Option<std::path::PathBuf>,
+    /// How long a peer may take to send a request's headers.
+    #[arg(long, value_name = "DURATION", default_value_t = HumanDuration(server::DEFAULT_HEADER_READ_TIMEOUT))]
+    header_read_timeout: HumanDuration,
+    /// How long a TLS peer may take to complete its handshake.
+    #[arg(long, value_name = "DURATION", default_value_t = HumanDuration(server::DEFAULT_TLS_HANDSHAKE_TIMEOUT))]
+    tls_handshake_timeout: HumanDuration,
+    /// How long a peer may take to send a request body (then 408).
+    #[arg(long, value_name = "DURATION", default_value_t = HumanDuration(server::DEFAULT_REQUEST_BODY_TIMEOUT))]
+    request_body_timeout: HumanDuration,
+    /// How long a write may make no progress before a subscriber that does not read is disconnected
+    /// (idle subscribers are never affected).
+    #[arg(long, value_name = "DURATION", default_value_t = HumanDuration(server::DEFAULT_WRITE_TIMEOUT))]
+    write_timeout: HumanDuration,
+    /// The most connections served at once (beyond: 503, or close for TLS).
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// The most event streams open at once (beyond: 503).
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_SUBSCRIBERS)]
+    max_subscribers: usize,
+    /// How long SIGTERM or SIGINT waits for streams to write their terminating chunk.
+    #[arg(long, value_name = "DURATION", default_value_t = HumanDuration(server::SHUTDOWN_GRACE))]
+    shutdown_grace: HumanDuration,
 }
 
 fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>, String> {
@@ -78,7 +103,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         }
     }
     let hub = Hub::new();
-    let mut builder = Server::builder(hub.clone()).preload(preload);
+    let mut builder = Server::builder(hub.clone())
+        .preload(preload)
+        .header_read_timeout(args.header_read_timeout.0)
+        .tls_handshake_timeout(args.tls_handshake_timeout.0)
+        .request_body_timeout(args.request_body_timeout.0)
+        .write_timeout(args.write_timeout.0)
+        .max_connections(args.max_connections)
+        .max_subscribers(args.max_subscribers)
+        .shutdown_grace(args.shutdown_grace.0);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         let client_ca = args
             .client_ca
@@ -93,10 +126,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         builder = builder.tls(tls);
     }
-    let server = builder
-        .bind(&args.listen)
-        .await
-        .map_err(|e| e.to_string())?;
+    // Installed before the address is printed, so that a signal sent as soon as serve is up
+    // shuts it down gracefully.
+    let mut signals = Signals::install()?;
+    let server = builder.bind(&args.listen).await.map_err(|e| match e {
+        server::ServerError::InvalidOption { option, .. } => {
+            format!("--{}: {e}", option.replace('_', "-"))
+        }
+        e => e.to_string(),
+    })?;
     say!("listening on {}", server.local_addr());
     let shutdown = CancellationToken::new();
     if let Some(rate) = args.synthetic {
@@ -131,10 +169,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         );
     }
     let signal = shutdown.clone();
+    let grace = args.shutdown_grace;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            signal.cancel();
-        }
+        let name = signals.recv().await;
+        say!("{name} received; ending every stream (waiting at most {grace})");
+        signal.cancel();
     });
     let result = server.run(shutdown).await.map_err(|e| e.to_string());
     hub.close();

@@ -1,7 +1,6 @@
 //! `bbs-events tail --format json` prints `{"id","type","event"}` lines that match the conformance
 //! decoding, and `serve --synthetic` produces a live LRP lifecycle stream.
 
-#[path = "support/stream.rs"]
 mod support;
 
 use std::process::Stdio;
@@ -60,7 +59,7 @@ async fn tail_json(url: &str, route: &str, count: usize) -> Vec<Value> {
 
 #[tokio::test]
 async fn json_lines_carry_id_type_and_the_proto3_json_event() {
-    let path = format!("{}/tests/data/payloads.tsv", env!("CARGO_MANIFEST_DIR"));
+    let path = support::data_path("payloads.tsv");
     let (mut server, url) = serve(&["--replay", &path]).await;
     let expected: Vec<Value> = support::json_lines("expected.jsonl")
         .into_iter()
