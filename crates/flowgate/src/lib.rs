@@ -112,7 +112,10 @@ pub mod prelude {
 
     #[cfg(feature = "batcher")]
     #[doc(no_inline)]
-    pub use batcher::{Batch, Batcher, EnqueueError, Operation, Watcher};
+    pub use batcher::{
+        Batch, BatchMetadata, Batcher, Batches, EnqueueError, EnqueueErrorKind, Operation, Stopped,
+        Watcher,
+    };
 
     #[cfg(feature = "provisioned")]
     #[doc(no_inline)]
