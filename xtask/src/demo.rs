@@ -42,6 +42,8 @@ fn build() -> Result<PathBuf> {
             "flowgate",
             "--example",
             "demo",
+            "--features",
+            "metrics",
             "--message-format=json-render-diagnostics",
         ])
         .stdout(Stdio::piped())

@@ -13,6 +13,7 @@
 //! | `limiter::provisioned` | `limiter-provisioned` | `provisioned` |
 //! | `limiter::azure` | `limiter-azure` | `azure` |
 //! | `bbs` | `bbs-events` | `bbs` |
+//! | `metrics` | the bridge to the `metrics` facade (`docs/metrics.md`) | `metrics`, off by default |
 //!
 //! # Examples
 //!
@@ -76,6 +77,10 @@ pub use batcher;
 #[cfg_attr(docsrs, doc(cfg(feature = "bbs")))]
 #[doc(inline)]
 pub use bbs_events as bbs;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 
 /// Rate limiters: sources of capacity for the batcher.
 pub mod limiter {

@@ -6,6 +6,7 @@ use flowgate::bbs::Event;
 use flowgate::bbs::client::{Client, EventSubscription};
 use flowgate::bbs::server::{Filter, ServerRoute};
 use flowgate::events::SourceError;
+use flowgate::metrics::BbsClientMetrics;
 
 use crate::record::InstanceCounters;
 
@@ -48,6 +49,7 @@ pub(crate) async fn read(
     mut subscription: EventSubscription,
     index: usize,
     counters: &InstanceCounters,
+    metrics: &BbsClientMetrics,
     mut on_event: impl FnMut(Event),
 ) {
     use std::sync::atomic::Ordering::Relaxed;
@@ -55,10 +57,12 @@ pub(crate) async fn read(
         match subscription.next().await {
             Ok(received) => {
                 counters.received.fetch_add(1, Relaxed);
+                metrics.event(&received.event);
                 on_event(received.event);
             }
             Err(e) if e.is_terminal() => break,
             Err(e) => {
+                metrics.error(&e);
                 eprintln!("demo: instance {index}: {e}");
                 counters.stream_errors.fetch_add(1, Relaxed);
             }

@@ -75,6 +75,10 @@ struct Args {
     /// [default: 1 with provisioned, 3 with azure].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16))]
     instances: Option<u64>,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the demo runs (a loopback
+    /// address, e.g. 127.0.0.1:9000; docs/metrics.md lists them).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
     /// Where the plot is written.
     #[arg(long, default_value = "target/flowgate-demo")]
     out: PathBuf,
@@ -123,6 +127,22 @@ async fn stop_on_signal(shutdown: CancellationToken) {
     }
 }
 
+/// Installs the Prometheus recorder with its HTTP endpoint on `addr` (loopback only: the
+/// endpoint has no authentication).
+fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        addr.ip().is_loopback(),
+        "--metrics {addr}: use a loopback address (127.0.0.1 or [::1]); the endpoint has no \
+         authentication"
+    );
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .install()
+        .map_err(|e| anyhow::anyhow!("serving metrics on {addr}: {e}"))?;
+    println!("metrics: http://{addr}/metrics");
+    Ok(())
+}
+
 #[cfg(unix)]
 async fn next_signal() -> std::io::Result<&'static str> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -155,6 +175,9 @@ async fn run(args: Args, shutdown: &CancellationToken) -> anyhow::Result<bool> {
         duration: Duration::from_secs(args.duration),
         drain: Duration::from_secs(args.drain),
     };
+    if let Some(addr) = args.metrics {
+        serve_metrics(addr)?;
+    }
     let run = pipeline::run(&config, shutdown).await?;
     let summary = report::summarize(&config, &run);
     report::print(&config, &run, &summary);

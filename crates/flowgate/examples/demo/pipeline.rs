@@ -13,6 +13,9 @@ use flowgate::bbs::{Event, EventType};
 use flowgate::events::{EventName, RateLimiter};
 use flowgate::limiter::azure::{AzureSharedResource, Credentials};
 use flowgate::limiter::provisioned::ProvisionedResource;
+use flowgate::metrics::{
+    BatcherMetrics, BbsClientMetrics, BbsServerMetrics, LimiterMetrics, Sample, spawn_sampler,
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -95,6 +98,8 @@ pub(crate) fn cost_of(kind: EventType) -> u32 {
 
 struct Instance {
     limiter: Arc<dyn RateLimiter>,
+    /// The instance's batcher and limiter metrics, sampled while the run lasts.
+    samplers: Vec<Arc<dyn Sample>>,
     batcher: Batcher,
     filter: Filter,
     /// Ends when the subscription ends, handing the watcher back for `take_unsent`.
@@ -114,6 +119,7 @@ pub(crate) async fn run(config: &Config, shutdown: &CancellationToken) -> Result
     let url = format!("http://{}", server.local_addr());
     let server_stop = CancellationToken::new();
     let server_task = tokio::spawn(server.run(server_stop.clone()));
+    let server_metrics = Arc::new(BbsServerMetrics::observe(&hub, &[]));
 
     let mut instances = Vec::with_capacity(config.instances);
     for index in 0..config.instances {
@@ -127,6 +133,10 @@ pub(crate) async fn run(config: &Config, shutdown: &CancellationToken) -> Result
 
     let limiters: Vec<Arc<dyn RateLimiter>> = instances.iter().map(|i| i.limiter.clone()).collect();
     let batchers: Vec<Batcher> = instances.iter().map(|i| i.batcher.clone()).collect();
+    let mut samplers: Vec<Arc<dyn Sample>> = vec![server_metrics.clone()];
+    samplers.extend(instances.iter().flat_map(|i| i.samplers.iter().cloned()));
+    let sampler_stop = CancellationToken::new();
+    let sampler = spawn_sampler(Duration::from_millis(250), sampler_stop.clone(), samplers);
     let view_stop = CancellationToken::new();
     let view_task = tokio::spawn(view::run(
         recorder.clone(),
@@ -163,6 +173,7 @@ pub(crate) async fn run(config: &Config, shutdown: &CancellationToken) -> Result
                 }
             }
             hub.emit(event).context("emitting a BBS event")?;
+            server_metrics.emitted();
             recorder.emitted.fetch_add(1, Relaxed);
         }
     }
@@ -210,6 +221,8 @@ pub(crate) async fn run(config: &Config, shutdown: &CancellationToken) -> Result
     }
     view_stop.cancel();
     let _ = view_task.await;
+    sampler_stop.cancel();
+    let _ = sampler.await;
     server_stop.cancel();
     let _ = server_task.await;
 
@@ -236,6 +249,10 @@ async fn start_instance(
         )),
         LimiterKind::Azure => Arc::new(azure_limiter(config)?),
     };
+    let index_label = index.to_string();
+    let labels = [("instance", index_label.as_str())];
+    // Observed before it starts, so that every lease it takes is counted.
+    let limiter_metrics = Arc::new(LimiterMetrics::observe(limiter.clone(), &labels));
     limiter
         .provision()
         .await
@@ -247,6 +264,8 @@ async fn start_instance(
         .buffer_size(config.buffer_size())
         .emit_batch(true)
         .build()?;
+    let batcher_metrics = Arc::new(BatcherMetrics::observe(&batcher, &labels));
+    let client_metrics = BbsClientMetrics::new(&labels);
     let rec = recorder.clone();
     batcher.emitter().add_listener(move |event| {
         if event.name() == EventName::Batch {
@@ -277,12 +296,13 @@ async fn start_instance(
 
     let subscription = consumer::subscribe(url, index, config.instances).await?;
     let rec = recorder.clone();
+    let refusals = batcher_metrics.clone();
     let consumer = tokio::spawn(async move {
         let counters = &rec.instances[index];
         // The consumer never waits for room: a reader that stops reading is cut off by
         // the BBS as a slow subscriber, and the events queued for it are lost. The buffer
         // is sized for the run instead, and a refusal is counted, never silent.
-        consumer::read(subscription, index, counters, |event| {
+        consumer::read(subscription, index, counters, &client_metrics, |event| {
             let kind = event.event_type();
             counters
                 .demand_cost
@@ -293,9 +313,11 @@ async fn start_instance(
             match watcher.try_enqueue(op) {
                 Ok(()) => counters.enqueued.fetch_add(1, Relaxed),
                 Err(e) if matches!(e.kind(), EnqueueErrorKind::BufferFull { .. }) => {
+                    refusals.refused(&e.kind());
                     counters.refused_full.fetch_add(1, Relaxed)
                 }
                 Err(e) => {
+                    refusals.refused(&e.kind());
                     eprintln!("demo: instance {index}: operation refused: {e}");
                     counters.refused_other.fetch_add(1, Relaxed)
                 }
@@ -306,6 +328,7 @@ async fn start_instance(
     });
     Ok(Instance {
         limiter,
+        samplers: vec![batcher_metrics, limiter_metrics],
         batcher,
         filter: consumer::filter(index, config.instances),
         consumer,

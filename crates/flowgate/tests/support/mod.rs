@@ -42,6 +42,8 @@ fn build_demo() -> PathBuf {
             "flowgate",
             "--example",
             "demo",
+            "--features",
+            "metrics",
             "--message-format=json",
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
