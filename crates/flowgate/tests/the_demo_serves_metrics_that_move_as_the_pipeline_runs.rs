@@ -83,9 +83,18 @@ fn counters_move_and_gauges_describe_the_pipeline() {
         let (a, b) = (value(&first, &counter), value(&second, &counter));
         assert!(b > a, "{counter} did not move: {a} then {b}");
     }
-    assert_eq!(value(&second, &format!("flowgate_limiter_capacity{i}")), 200.0);
-    assert_eq!(value(&second, &format!("flowgate_limiter_max_capacity{i}")), 200.0);
-    assert_eq!(value(&second, &format!("flowgate_batcher_window_capacity{i}")), 200.0);
+    assert_eq!(
+        value(&second, &format!("flowgate_limiter_capacity{i}")),
+        200.0
+    );
+    assert_eq!(
+        value(&second, &format!("flowgate_limiter_max_capacity{i}")),
+        200.0
+    );
+    assert_eq!(
+        value(&second, &format!("flowgate_batcher_window_capacity{i}")),
+        200.0
+    );
     assert_eq!(value(&second, "flowgate_bbs_server_subscribers"), 1.0);
     let window = value(&second, &format!("flowgate_batcher_window_cost{i}"));
     assert!((0.0..=200.0).contains(&window), "window {window}");

@@ -61,13 +61,14 @@ pub(crate) fn draw(config: &Config, run: &Run, path: &Path) -> Result<()> {
             (secs(i + 1), per_bucket[from..=i].iter().sum::<u64>() as f64)
         })
         .collect();
+    let x_max = secs(per_bucket.len()).max(1.0);
     let series = Series {
         per_bucket,
         rolling,
         demand: demand_rate(&samples),
         samples,
         limit: config.limit() as f64,
-        x_max: run.end.as_secs_f64().max(1.0),
+        x_max,
         traffic_end: run.traffic_end.as_secs_f64(),
     };
 

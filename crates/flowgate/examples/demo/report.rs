@@ -37,8 +37,10 @@ pub(crate) fn max_window(releases: &[Release]) -> u64 {
     max
 }
 
-/// Released cost per 100 ms bucket, from time zero to `end`.
+/// Released cost per 100 ms bucket, from time zero to `end` or the last release if later
+/// (batches may still leave while the batchers stop).
 pub(crate) fn buckets(releases: &[Release], end: Duration) -> Vec<u64> {
+    let end = releases.iter().map(|r| r.at).fold(end, Duration::max);
     let n = (end.as_millis() / BUCKET.as_millis()) as usize + 1;
     let mut out = vec![0u64; n];
     for r in releases {
@@ -207,9 +209,9 @@ pub(crate) fn summarize(config: &Config, run: &Run) -> Summary {
     }
     if handed_back > 0 {
         notes.push(format!(
-            "Demand exceeded the capacity: {handed_back} operations were still queued when the \
-             batchers stopped and were taken back with Watcher::take_unsent (a real service \
-             would persist or retry them)."
+            "{handed_back} operations were still queued when the batchers stopped; they were \
+             taken back with Watcher::take_unsent and counted (a real service would persist or \
+             retry them)."
         ));
     }
     if run.interrupted {
