@@ -9,6 +9,8 @@
 //!   flush interval (ideal: a tenth of the capacity, plus at most one op).
 //! * W3: one op every 10 ms with no limiter, linger 0 and default: latency p50/p99.
 //! * W4: W1 with a listener and batch events on, relative to W1.
+//! * W1 with the metrics bridge on (a Prometheus recorder installed), relative to W1
+//!   (`--only metrics` runs just that).
 //!
 //! `--quick` shortens every run. With `FLOWGATE_BENCH_OUT` set, one JSON object per
 //! figure is appended to that file.

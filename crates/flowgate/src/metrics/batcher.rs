@@ -34,14 +34,22 @@ impl std::fmt::Debug for BatcherMetrics {
 
 /// The cost released in the last second, as the bridge saw the batch events.
 struct Window {
-    releases: Mutex<VecDeque<(Instant, u64)>>,
+    releases: Mutex<Releases>,
     cost: Gauge,
+}
+
+/// Releases of the last second and their running total, so that a batch costs O(1).
+#[derive(Default)]
+struct Releases {
+    queue: VecDeque<(Instant, u64)>,
+    total: u64,
 }
 
 impl Window {
     fn add(&self, at: Instant, cost: u64) {
         let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
-        releases.push_back((at, cost));
+        releases.queue.push_back((at, cost));
+        releases.total += cost;
         self.publish(&mut releases, at);
     }
 
@@ -50,15 +58,15 @@ impl Window {
         self.publish(&mut releases, Instant::now());
     }
 
-    fn publish(&self, releases: &mut VecDeque<(Instant, u64)>, now: Instant) {
-        while releases
-            .front()
-            .is_some_and(|&(at, _)| now.saturating_duration_since(at) >= Duration::from_secs(1))
-        {
-            releases.pop_front();
+    fn publish(&self, releases: &mut Releases, now: Instant) {
+        while let Some(&(at, cost)) = releases.queue.front() {
+            if now.saturating_duration_since(at) < Duration::from_secs(1) {
+                break;
+            }
+            releases.queue.pop_front();
+            releases.total -= cost;
         }
-        self.cost
-            .set(releases.iter().map(|&(_, c)| c as f64).sum::<f64>());
+        self.cost.set(releases.total as f64);
     }
 }
 
@@ -86,7 +94,7 @@ impl BatcherMetrics {
             ],
         );
         let window = Arc::new(Window {
-            releases: Mutex::new(VecDeque::new()),
+            releases: Mutex::new(Releases::default()),
             cost: metrics::gauge!("flowgate_batcher_window_cost", base.clone()),
         });
         let batches = metrics::counter!("flowgate_batcher_batches_total", base.clone());
