@@ -23,6 +23,9 @@ pub struct Throughput {
     pub max_batch: usize,
     /// Whether a listener is attached and batch events are on (W4).
     pub events: bool,
+    /// Called with the batcher before it starts, to attach an observer (the metrics
+    /// bridge in the metrics-on run).
+    pub observe: Option<fn(&Batcher)>,
 }
 
 impl Throughput {
@@ -33,6 +36,7 @@ impl Throughput {
         buffer: 1_000_000,
         max_batch: 100,
         events: false,
+        observe: None,
     };
 
     /// Runs the workload once on `rt` and returns how long it took from the first
@@ -45,6 +49,9 @@ impl Throughput {
                 .emit_batch(cfg.events)
                 .build()
                 .expect("valid options");
+            if let Some(observe) = cfg.observe {
+                observe(&batcher);
+            }
             let seen_events = Arc::new(AtomicU64::new(0));
             if cfg.events {
                 let seen = seen_events.clone();

@@ -77,7 +77,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
                 continue;
             }
             eprintln!("\nxtask: == scenario bench {name} ==");
-            let mut bin = std::process::Command::new(target.join("release").join(name));
+            let exe = target.join("release").join(binary_name(name));
+            let mut bin = std::process::Command::new(exe);
             bin.env("FLOWGATE_BENCH_OUT", &results);
             if quick {
                 bin.arg("--quick");
@@ -100,6 +101,12 @@ fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
+}
+
+/// The binary of scenario `name` (the file stem under benches/src/bin): prefixed, so that
+/// no binary shares a library's name in target/doc.
+fn binary_name(name: &str) -> String {
+    format!("scenario-{name}")
 }
 
 fn scenario_names(root: &Path) -> Result<Vec<String>> {
@@ -246,6 +253,22 @@ fn human_time(ns: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_scenario_binary_is_named_apart_from_the_libraries() {
+        let root = crate::project_root().unwrap();
+        let manifest = fs::read_to_string(root.join("benches").join("Cargo.toml")).unwrap();
+        for name in scenario_names(&root).unwrap() {
+            let entry = format!(
+                "name = \"{}\"\npath = \"src/bin/{name}.rs\"",
+                binary_name(&name)
+            );
+            assert!(
+                manifest.contains(&entry),
+                "benches/Cargo.toml needs a [[bin]] entry `{entry}` for src/bin/{name}.rs"
+            );
+        }
+    }
 
     #[test]
     fn criterion_medians_are_read() {

@@ -6,8 +6,29 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 /// A `cargo` command, using the cargo that runs xtask.
+///
+/// The variables cargo set for xtask's own run (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...)
+/// are removed: build scripts that watch them (ring watches `CARGO_MANIFEST_DIR`) would
+/// otherwise see a change and rebuild half the workspace on every switch between
+/// `cargo xtask` and plain cargo.
 pub(crate) fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_for_xtask = key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_BIN_")
+            || matches!(
+                &*key,
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            );
+        if set_for_xtask {
+            cmd.env_remove(&*key);
+        }
+    }
+    cmd
 }
 
 /// Runs a command to completion; a non-zero exit is an error naming `what`.

@@ -8,6 +8,7 @@
 mod azurite;
 mod bench;
 mod cmd;
+mod demo;
 mod test;
 mod tidy;
 
@@ -28,13 +29,14 @@ commands:
   bench [--quick] [FILTER]  criterion benches and scenario benches, then one table of
                             medians; FILTER keeps benches whose name contains it
   demo [ARGS]               the main job: BBS events -> batcher -> rate-limited datastore;
-                            `cargo xtask demo --help` lists ARGS (e.g. --limiter azure)
+                            `cargo xtask demo --help` lists ARGS (e.g. --limiter azure);
+                            builds with progress shown, exits with the demo's status
   azurite [-- CMD ...]      run CMD with a local Azurite (env AZURE_STORAGE_CONNECTION_STRING)
 ";
 
 fn main() -> ExitCode {
     match run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("xtask: error: {e:#}");
             ExitCode::FAILURE
@@ -42,7 +44,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<()> {
+fn run() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = project_root()?;
     std::env::set_current_dir(&root)?;
@@ -51,9 +53,10 @@ fn run() -> Result<()> {
         bail!("no command given");
     };
     match command.as_str() {
+        // The demo's exit status is its own: 0 green, 1 a check failed, 2 bad arguments.
+        "demo" => return demo::run(&root, rest),
         "test" => test::run(&root, rest),
         "bench" => bench::run(&root, rest),
-        "demo" => demo(&root, rest),
         "azurite" => with_azurite(&root, rest),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
@@ -64,6 +67,7 @@ fn run() -> Result<()> {
             bail!("unknown command `{other}`")
         }
     }
+    .map(|()| ExitCode::SUCCESS)
 }
 
 /// The workspace root, found from this crate's manifest directory.
@@ -73,32 +77,6 @@ fn project_root() -> Result<PathBuf> {
         .parent()
         .map(Path::to_owned)
         .context("xtask must live one level below the workspace root")
-}
-
-fn demo(root: &Path, args: &[String]) -> Result<()> {
-    let wants_azure = args
-        .windows(2)
-        .any(|w| w[0] == "--limiter" && w[1] == "azure")
-        || args.iter().any(|a| a == "--limiter=azure");
-    let mut cmd = cmd::cargo();
-    cmd.args([
-        "run",
-        "--quiet",
-        "--package",
-        "flowgate",
-        "--example",
-        "demo",
-        "--",
-    ])
-    .args(args);
-    let _azurite = if wants_azure {
-        let azurite = Azurite::start(root)?;
-        azurite.configure(&mut cmd);
-        Some(azurite)
-    } else {
-        None
-    };
-    cmd::run(&mut cmd, "the demo")
 }
 
 fn with_azurite(root: &Path, args: &[String]) -> Result<()> {

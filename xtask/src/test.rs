@@ -8,6 +8,10 @@ use anyhow::{Result, bail};
 use crate::azurite::Azurite;
 use crate::cmd;
 
+/// Optional features checked and tested along with the defaults (the metrics bridge, which
+/// the demo needs).
+const OPTIONAL_FEATURES: &str = "flowgate/metrics";
+
 /// Crates that must depend on `events-core` and on no sibling.
 const LEAF_CRATES: &[&str] = &[
     "batcher",
@@ -58,6 +62,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
                 "clippy",
                 "--workspace",
                 "--all-targets",
+                "--features",
+                OPTIONAL_FEATURES,
                 "--",
                 "-D",
                 "warnings",
@@ -70,7 +76,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     step("cargo test", &mut || {
         let azurite = Azurite::start(root)?;
         let mut test = cmd::cargo();
-        test.args(["test", "--workspace"]);
+        test.args(["test", "--workspace", "--features", OPTIONAL_FEATURES]);
         if long {
             test.args(["--", "--include-ignored"]);
         }
@@ -81,7 +87,13 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     step("cargo doc", &mut || {
         cmd::run(
             cmd::cargo()
-                .args(["doc", "--workspace", "--no-deps"])
+                .args([
+                    "doc",
+                    "--workspace",
+                    "--no-deps",
+                    "--features",
+                    OPTIONAL_FEATURES,
+                ])
                 .env("RUSTDOCFLAGS", "-D warnings"),
             "cargo doc (warnings denied)",
         )

@@ -9,6 +9,8 @@
 //!   flush interval (ideal: a tenth of the capacity, plus at most one op).
 //! * W3: one op every 10 ms with no limiter, linger 0 and default: latency p50/p99.
 //! * W4: W1 with a listener and batch events on, relative to W1.
+//! * W1 with the metrics bridge on (a Prometheus recorder installed), relative to W1
+//!   (`--only metrics` runs just that).
 //!
 //! `--quick` shortens every run. With `FLOWGATE_BENCH_OUT` set, one JSON object per
 //! figure is appended to that file.
@@ -283,6 +285,9 @@ fn main() {
     if wants("w1") {
         throughput_figures(&rt, &mut report, ops, runs);
     }
+    if wants("w1") || only == "metrics" {
+        metrics_figures(&rt, &mut report, ops, runs);
+    }
     if wants("w2") {
         rate_figures(&rt, &mut report, quick);
     }
@@ -432,5 +437,43 @@ fn latency_figures(rt: &Runtime, report: &mut Report, quick: bool) {
         p99.as_secs_f64() * 1e3,
         "ms",
         "<= 100",
+    );
+}
+
+/// W1 with the metrics bridge on (a Prometheus recorder installed, batch events on and the
+/// bridge's listener attached) against plain W1, in back-to-back pairs.
+fn metrics_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) {
+    if let Err(e) = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        eprintln!("batcher: no metrics recorder ({e}); skipping the metrics figures");
+        return;
+    }
+    fn observe(batcher: &batcher::Batcher) {
+        // The sampler reads state on an interval, off the hot path; the listener is what
+        // every batch pays for.
+        // The listener stays attached to the emitter; the sampler handle is not needed.
+        flowgate::metrics::BatcherMetrics::observe(batcher, &[("instance", "0")]);
+    }
+    let with_metrics = Throughput {
+        ops,
+        events: true,
+        observe: Some(observe),
+        ..Throughput::W1
+    };
+    let without = Throughput {
+        ops,
+        ..Throughput::W1
+    };
+    with_metrics.run(rt);
+    let mut ratios = Vec::new();
+    for _ in 0..runs + 2 {
+        let plain = without.run(rt).as_secs_f64();
+        let with = with_metrics.run(rt).as_secs_f64();
+        ratios.push(with / plain);
+    }
+    report.add(
+        "W1 with metrics on vs off (median of paired runs)",
+        median(ratios),
+        "x",
+        "<= 1.05",
     );
 }

@@ -75,3 +75,8 @@ pub mod synthetic;
 
 #[doc(inline)]
 pub use crate::event::{CellFilterError, DecodeError, Event, EventType, UnknownEventType};
+
+/// The event and error traits the client implements (`SourceError::is_terminal`, ...),
+/// re-exported so that the common path needs no extra dependency.
+#[doc(no_inline)]
+pub use events_core;

@@ -21,7 +21,7 @@
 //!
 //! ```
 //! use events_core::{Emitter, EventName};
-//! use futures::StreamExt;
+//! // `next()` is inherent: no `futures::StreamExt` import needed.
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {

@@ -45,6 +45,19 @@ impl Subscription {
     }
 }
 
+impl Subscription {
+    /// The next event, `Err(Lagged)` when events were dropped for this subscriber, or
+    /// `None` once every handle of the emitter is dropped: the same as
+    /// `futures::StreamExt::next`, without importing it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future before it completes loses no event.
+    pub async fn next(&mut self) -> Option<Result<Event, Lagged>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+}
+
 impl Stream for Subscription {
     type Item = Result<Event, Lagged>;
 

@@ -1,7 +1,6 @@
 //! The stream form of an emitter: order, lag accounting and the end of the stream.
 
 use events_core::{Emitter, EventName, Lagged};
-use futures::StreamExt;
 
 #[tokio::test]
 async fn a_subscription_sees_later_events_in_order() {

@@ -14,6 +14,7 @@
 //! | `limiter::azure` | `limiter-azure` | `azure` |
 //! | `limiter::ramp` | `limiter-ramp` | `ramp` |
 //! | `bbs` | `bbs-events` | `bbs` |
+//! | `metrics` | the bridge to the `metrics` facade (`docs/metrics.md`) | `metrics`, off by default |
 //!
 //! # Examples
 //!
@@ -78,6 +79,10 @@ pub use batcher;
 #[doc(inline)]
 pub use bbs_events as bbs;
 
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+
 /// Rate limiters: sources of capacity for the batcher.
 pub mod limiter {
     /// A fixed, provisioned capacity.
@@ -120,7 +125,10 @@ pub mod prelude {
 
     #[cfg(feature = "batcher")]
     #[doc(no_inline)]
-    pub use batcher::{Batch, Batcher, EnqueueError, Operation, Watcher};
+    pub use batcher::{
+        Batch, BatchMetadata, Batcher, Batches, EnqueueError, EnqueueErrorKind, Operation, Stopped,
+        Watcher,
+    };
 
     #[cfg(feature = "provisioned")]
     #[doc(no_inline)]

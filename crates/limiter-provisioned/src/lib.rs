@@ -14,7 +14,7 @@
 //! ```
 //! use events_core::{EventName, RateLimiter};
 //! use limiter_provisioned::ProvisionedResource;
-//! use futures::StreamExt;
+//! // `next()` is inherent: no `futures::StreamExt` import needed.
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), events_core::LimiterError> {

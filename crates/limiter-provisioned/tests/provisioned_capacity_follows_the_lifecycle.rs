@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use events_core::{EventName, LifecycleError, LimiterError, RateLimiter};
-use futures::StreamExt;
 use limiter_provisioned::ProvisionedResource;
 
 #[tokio::test]

@@ -2,24 +2,31 @@
 //! subscribed with the BBS client, a batcher per instance, and a rate-limited "datastore".
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use flowgate::batcher::{BatchMetadata, Batcher, Operation, Watcher};
-use flowgate::bbs::client::{Client, StreamItem};
-use flowgate::bbs::server::{Hub, Server};
+use flowgate::batcher::{BatchMetadata, Batcher, EnqueueErrorKind, Operation, Watcher};
+use flowgate::bbs::server::{Filter, Hub, Server};
 use flowgate::bbs::synthetic::SyntheticEvents;
 use flowgate::bbs::{Event, EventType};
-use flowgate::events::{EventName, RateLimiter, SourceError};
+use flowgate::events::{EventName, RateLimiter};
 use flowgate::limiter::azure::{AzureSharedResource, Credentials};
 use flowgate::limiter::provisioned::ProvisionedResource;
+use flowgate::metrics::{
+    BatcherMetrics, BbsClientMetrics, BbsServerMetrics, LimiterMetrics, Sample, spawn_sampler,
+};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::LimiterKind;
+use crate::consumer;
 use crate::record::Recorder;
 use crate::view;
+
+/// The most operations one instance's batcher buffers. The buffer is sized for the whole
+/// run's demand up to this bound; beyond it enqueues are refused and counted.
+const MAX_BUFFER: usize = 1_000_000;
 
 /// The run's settings, from the command line.
 #[derive(Debug, Clone)]
@@ -29,6 +36,7 @@ pub(crate) struct Config {
     pub(crate) capacity: u32,
     pub(crate) rate: u32,
     pub(crate) duration: Duration,
+    pub(crate) drain: Duration,
 }
 
 impl Config {
@@ -47,10 +55,19 @@ impl Config {
             LimiterKind::Provisioned => {
                 u64::from(self.capacity / self.instances as u32) * self.instances as u64
             }
+            // Each instance may always spend its reserved capacity on top of what it holds
+            // through partition leases, so the limit is the shared capacity plus that.
             LimiterKind::Azure => {
                 u64::from(self.capacity) + u64::from(self.reserved()) * self.instances as u64
             }
         }
+    }
+
+    /// The buffer each batcher gets: room for every event the run could bring it (traffic
+    /// peaks at 180% of the mean rate), so overload shows as a growing backlog.
+    fn buffer_size(&self) -> usize {
+        let most = f64::from(self.rate) * 1.8 * self.duration.as_secs_f64() + 1000.0;
+        (most as usize).min(MAX_BUFFER)
     }
 }
 
@@ -59,13 +76,17 @@ impl Config {
 pub(crate) struct Run {
     pub(crate) recorder: Arc<Recorder>,
     pub(crate) max_capacity: Vec<u32>,
+    pub(crate) traffic_start: Duration,
     pub(crate) traffic_end: Duration,
     pub(crate) end: Duration,
-    pub(crate) unsent: usize,
+    /// Whether a signal cut the run short.
+    pub(crate) interrupted: bool,
+    /// Whether the queue was empty when the batchers stopped.
+    pub(crate) drained: bool,
 }
 
 /// The cost of writing an event to the datastore: crashes cost most.
-fn cost_of(kind: EventType) -> u32 {
+pub(crate) fn cost_of(kind: EventType) -> u32 {
     match kind {
         EventType::ActualLrpCrashed => 8,
         EventType::DesiredLrpCreated => 4,
@@ -77,11 +98,16 @@ fn cost_of(kind: EventType) -> u32 {
 
 struct Instance {
     limiter: Arc<dyn RateLimiter>,
+    /// The instance's batcher and limiter metrics, sampled while the run lasts.
+    samplers: Vec<Arc<dyn Sample>>,
     batcher: Batcher,
-    consumer: JoinHandle<()>,
+    filter: Filter,
+    /// Ends when the subscription ends, handing the watcher back for `take_unsent`.
+    consumer: JoinHandle<Watcher<Event>>,
 }
 
-pub(crate) async fn run(config: &Config) -> Result<Run> {
+/// Runs the pipeline; `shutdown` (a signal) ends the traffic early and skips the drain.
+pub(crate) async fn run(config: &Config, shutdown: &CancellationToken) -> Result<Run> {
     let recorder = Arc::new(Recorder::new(config.instances));
 
     // The BBS side: a hub, the SSE endpoint on loopback, and synthetic traffic.
@@ -93,6 +119,7 @@ pub(crate) async fn run(config: &Config) -> Result<Run> {
     let url = format!("http://{}", server.local_addr());
     let server_stop = CancellationToken::new();
     let server_task = tokio::spawn(server.run(server_stop.clone()));
+    let server_metrics = Arc::new(BbsServerMetrics::observe(&hub, &[]));
 
     let mut instances = Vec::with_capacity(config.instances);
     for index in 0..config.instances {
@@ -106,6 +133,10 @@ pub(crate) async fn run(config: &Config) -> Result<Run> {
 
     let limiters: Vec<Arc<dyn RateLimiter>> = instances.iter().map(|i| i.limiter.clone()).collect();
     let batchers: Vec<Batcher> = instances.iter().map(|i| i.batcher.clone()).collect();
+    let mut samplers: Vec<Arc<dyn Sample>> = vec![server_metrics.clone()];
+    samplers.extend(instances.iter().flat_map(|i| i.samplers.iter().cloned()));
+    let sampler_stop = CancellationToken::new();
+    let sampler = spawn_sampler(Duration::from_millis(250), sampler_stop.clone(), samplers);
     let view_stop = CancellationToken::new();
     let view_task = tokio::spawn(view::run(
         recorder.clone(),
@@ -117,14 +148,16 @@ pub(crate) async fn run(config: &Config) -> Result<Run> {
 
     // Traffic swings between 20% and 180% of the mean rate, so that demand rises above the
     // capacity for a while and the batcher has to hold operations back.
-    let cells = config.instances;
-    let mut events = SyntheticEvents::new(7).with_cells(cells as u32);
+    let mut events = SyntheticEvents::new(7).with_cells(config.instances as u32);
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let mut owed = 0.0f64;
     let period = config.duration.as_secs_f64().min(12.0);
     let traffic_start = recorder.start.elapsed();
-    loop {
-        tick.tick().await;
+    'traffic: loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break 'traffic,
+            _ = tick.tick() => {}
+        }
         let t = recorder.start.elapsed() - traffic_start;
         if t >= config.duration {
             break;
@@ -133,50 +166,74 @@ pub(crate) async fn run(config: &Config) -> Result<Run> {
         owed += f64::from(config.rate) * (1.0 - 0.8 * phase.cos()) * 0.01;
         while owed >= 1.0 {
             owed -= 1.0;
-            hub.emit(events.next_event())
-                .context("emitting a BBS event")?;
-            recorder.emitted.fetch_add(1, Ordering::Relaxed);
+            let event = events.next_event();
+            for (index, instance) in instances.iter().enumerate() {
+                if instance.filter.accepts(&event).unwrap_or(false) {
+                    recorder.instances[index].expected.fetch_add(1, Relaxed);
+                }
+            }
+            hub.emit(event).context("emitting a BBS event")?;
+            server_metrics.emitted();
+            recorder.emitted.fetch_add(1, Relaxed);
         }
     }
     let traffic_end = recorder.start.elapsed();
 
     // Closing the hub ends every stream with a terminating chunk; the consumers see a clean
-    // end of stream once they have read everything.
+    // end of stream once they have read everything. They never wait on the batcher, so
+    // this takes as long as the bytes in flight.
     hub.close();
+    let mut watchers = Vec::with_capacity(instances.len());
     for instance in &mut instances {
-        tokio::time::timeout(Duration::from_secs(10), &mut instance.consumer)
+        let watcher = tokio::time::timeout(Duration::from_secs(10), &mut instance.consumer)
             .await
-            .context("a consumer did not finish reading within 10 s")??;
+            .context("a consumer did not finish reading within 10 s of the end of traffic")??;
+        watchers.push(watcher);
     }
-    // Let the batchers deliver what is queued, then stop them and the limiters.
-    let drained = wait_for(Duration::from_secs(15), || {
+
+    // Let the batchers deliver what is queued for up to the drain time, then stop them.
+    let empty = || {
         batchers
             .iter()
             .all(|b| b.needs_capacity() == 0 && b.inflight() == 0)
-    })
-    .await;
-    if drained.is_err() {
-        eprintln!("demo: the queue did not drain within 15 s; stopping with operations left");
-    }
+    };
+    let _ = wait_for(config.drain, || empty() || shutdown.is_cancelled()).await;
+    let drained = empty();
     let end = recorder.start.elapsed();
-    let mut unsent = 0;
-    for instance in &instances {
-        unsent += instance.batcher.stop().await.unsent;
+    for (index, instance) in instances.iter().enumerate() {
+        instance.batcher.stop().await;
+        // Batches already handed out finish their write; wait for them so that they are
+        // counted as delivered.
+        if wait_for(Duration::from_secs(10), || instance.batcher.inflight() == 0)
+            .await
+            .is_err()
+        {
+            eprintln!("demo: instance {index}: batches still being written after 10 s");
+        }
+        let unsent = watchers[index].take_unsent();
+        let counters = &recorder.instances[index];
+        counters.handed_back.fetch_add(unsent.len() as u64, Relaxed);
+        let cost: u64 = unsent.iter().map(|op| u64::from(op.cost())).sum();
+        counters.handed_back_cost.fetch_add(cost, Relaxed);
         if let Err(e) = instance.limiter.stop().await {
             eprintln!("demo: stopping a limiter: {e}");
         }
     }
     view_stop.cancel();
     let _ = view_task.await;
+    sampler_stop.cancel();
+    let _ = sampler.await;
     server_stop.cancel();
     let _ = server_task.await;
 
     Ok(Run {
         max_capacity: limiters.iter().map(|l| l.max_capacity()).collect(),
         recorder,
+        traffic_start,
         traffic_end,
         end,
-        unsent,
+        interrupted: shutdown.is_cancelled(),
+        drained,
     })
 }
 
@@ -192,6 +249,10 @@ async fn start_instance(
         )),
         LimiterKind::Azure => Arc::new(azure_limiter(config)?),
     };
+    let index_label = index.to_string();
+    let labels = [("instance", index_label.as_str())];
+    // Observed before it starts, so that every lease it takes is counted.
+    let limiter_metrics = Arc::new(LimiterMetrics::observe(limiter.clone(), &labels));
     limiter
         .provision()
         .await
@@ -200,8 +261,11 @@ async fn start_instance(
 
     let batcher = Batcher::builder()
         .rate_limiter(limiter.clone())
+        .buffer_size(config.buffer_size())
         .emit_batch(true)
         .build()?;
+    let batcher_metrics = Arc::new(BatcherMetrics::observe(&batcher, &labels));
+    let client_metrics = BbsClientMetrics::new(&labels);
     let rec = recorder.clone();
     batcher.emitter().add_listener(move |event| {
         if event.name() == EventName::Batch {
@@ -223,53 +287,50 @@ async fn start_instance(
                 tokio::time::sleep(Duration::from_millis(2 + batch.len() as u64 / 10)).await;
                 let c = &rec.instances[index];
                 let cost: u64 = batch.iter().map(|op| u64::from(op.cost())).sum();
-                c.batches.fetch_add(1, Ordering::Relaxed);
-                c.delivered.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                c.delivered_cost.fetch_add(cost, Ordering::Relaxed);
+                c.batches.fetch_add(1, Relaxed);
+                c.delivered.fetch_add(batch.len() as u64, Relaxed);
+                c.delivered_cost.fetch_add(cost, Relaxed);
             }
         },
     );
 
-    let client = Client::new(url)?;
-    let mut subscription = if config.instances > 1 {
-        client
-            .subscribe_to_instance_events_by_cell_id(&format!("cell-{index}"))
-            .await?
-    } else {
-        client.subscribe_to_instance_events().await?
-    };
+    let subscription = consumer::subscribe(url, index, config.instances).await?;
     let rec = recorder.clone();
+    let refusals = batcher_metrics.clone();
     let consumer = tokio::spawn(async move {
         let counters = &rec.instances[index];
-        loop {
-            match subscription.next().await {
-                Ok(StreamItem::Event(received)) => {
-                    counters.received.fetch_add(1, Ordering::Relaxed);
-                    let kind = received.event.event_type();
-                    let op = Operation::new(received.event, cost_of(kind))
-                        // A crash is written on its own, as soon as capacity allows.
-                        .with_batchable(kind != EventType::ActualLrpCrashed);
-                    match watcher.enqueue(op).await {
-                        Ok(()) => counters.enqueued.fetch_add(1, Ordering::Relaxed),
-                        Err(e) => {
-                            eprintln!("demo: instance {index}: operation refused: {e}");
-                            counters.refused.fetch_add(1, Ordering::Relaxed)
-                        }
-                    };
+        // The consumer never waits for room: a reader that stops reading is cut off by
+        // the BBS as a slow subscriber, and the events queued for it are lost. The buffer
+        // is sized for the run instead, and a refusal is counted, never silent.
+        consumer::read(subscription, index, counters, &client_metrics, |event| {
+            let kind = event.event_type();
+            counters
+                .demand_cost
+                .fetch_add(u64::from(cost_of(kind)), Relaxed);
+            let op = Operation::new(event, cost_of(kind))
+                // A crash is written on its own, as soon as capacity allows.
+                .with_batchable(kind != EventType::ActualLrpCrashed);
+            match watcher.try_enqueue(op) {
+                Ok(()) => counters.enqueued.fetch_add(1, Relaxed),
+                Err(e) if matches!(e.kind(), EnqueueErrorKind::BufferFull { .. }) => {
+                    refusals.refused(&e.kind());
+                    counters.refused_full.fetch_add(1, Relaxed)
                 }
-                // A reconnect: the demo's consumer keeps no state to resynchronise.
-                Ok(_) => {}
-                Err(e) if e.is_terminal() => break,
                 Err(e) => {
-                    eprintln!("demo: instance {index}: {e}");
-                    counters.stream_errors.fetch_add(1, Ordering::Relaxed);
+                    refusals.refused(&e.kind());
+                    eprintln!("demo: instance {index}: operation refused: {e}");
+                    counters.refused_other.fetch_add(1, Relaxed)
                 }
-            }
-        }
+            };
+        })
+        .await;
+        watcher
     });
     Ok(Instance {
         limiter,
+        samplers: vec![batcher_metrics, limiter_metrics],
         batcher,
+        filter: consumer::filter(index, config.instances),
         consumer,
     })
 }

@@ -1,47 +1,46 @@
-//! The end of a run: the summary table, the capacity check, and the plot.
+//! The end of a run: the summary table and its checks (capacity and accounting).
 
-use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
-
-use anyhow::{Context, Result};
-use plotters::prelude::*;
 
 use crate::LimiterKind;
 use crate::pipeline::{Config, Run};
 use crate::record::Release;
 
-const BUCKET: Duration = Duration::from_millis(100);
+pub(crate) const BUCKET: Duration = Duration::from_millis(100);
 /// Operations waiting, in all instances, from which a sample counts as backlogged.
 const BACKLOG_OPS: u64 = 100;
 
-/// The figures the summary table shows.
+/// The figures the summary table shows, and the checks that failed.
 #[derive(Debug)]
 pub(crate) struct Summary {
     rows: Vec<(String, String)>,
     shares: Vec<(usize, f64, f64, u64)>,
-    pub(crate) exceeded: bool,
+    notes: Vec<String>,
+    /// What went wrong, one sentence each; empty for a green run.
+    pub(crate) failures: Vec<String>,
 }
 
 /// The most cost released in any one-second window (ending at a release), over `releases`.
-fn max_window(releases: &[Release]) -> u64 {
+pub(crate) fn max_window(releases: &[Release]) -> u64 {
     let mut sorted: Vec<&Release> = releases.iter().collect();
     sorted.sort_by_key(|r| r.at);
     let (mut max, mut sum, mut tail) = (0, 0u64, 0);
-    for (head, r) in sorted.iter().enumerate() {
+    for r in &sorted {
         sum += r.cost;
         while sorted[tail].at + Duration::from_secs(1) <= r.at {
             sum -= sorted[tail].cost;
             tail += 1;
         }
-        debug_assert!(tail <= head);
         max = max.max(sum);
     }
     max
 }
 
-/// Released cost per 100 ms bucket, from time zero to `end`.
-fn buckets(releases: &[Release], end: Duration) -> Vec<u64> {
+/// Released cost per 100 ms bucket, from time zero to `end` or the last release if later
+/// (batches may still leave while the batchers stop).
+pub(crate) fn buckets(releases: &[Release], end: Duration) -> Vec<u64> {
+    let end = releases.iter().map(|r| r.at).fold(end, Duration::max);
     let n = (end.as_millis() / BUCKET.as_millis()) as usize + 1;
     let mut out = vec![0u64; n];
     for r in releases {
@@ -49,6 +48,26 @@ fn buckets(releases: &[Release], end: Duration) -> Vec<u64> {
         out[i.min(n - 1)] += r.cost;
     }
     out
+}
+
+/// How the limit is made up, in words.
+pub(crate) fn limit_explained(config: &Config) -> String {
+    match config.limiter {
+        LimiterKind::Provisioned if config.instances > 1 => format!(
+            "{} = {} instances × {}",
+            config.limit(),
+            config.instances,
+            config.capacity / config.instances as u32
+        ),
+        LimiterKind::Provisioned => config.limit().to_string(),
+        LimiterKind::Azure => format!(
+            "{} = shared {} + {} × reserved {}",
+            config.limit(),
+            config.capacity,
+            config.instances,
+            config.reserved()
+        ),
+    }
 }
 
 pub(crate) fn summarize(config: &Config, run: &Run) -> Summary {
@@ -63,7 +82,7 @@ pub(crate) fn summarize(config: &Config, run: &Run) -> Summary {
     let per_bucket = buckets(&releases, run.end);
     let (mut cap_secs, mut busy_cap, mut busy_used) = (0.0, 0.0, 0u64);
     let mut inst_cap_secs = vec![0.0; config.instances];
-    for s in &samples {
+    for s in samples.iter().filter(|s| s.at <= run.end) {
         let cap: f64 = s.capacity.iter().map(|&c| f64::from(c)).sum::<f64>() * BUCKET.as_secs_f64();
         cap_secs += cap;
         for (i, c) in s.capacity.iter().enumerate() {
@@ -100,33 +119,39 @@ pub(crate) fn summarize(config: &Config, run: &Run) -> Summary {
             "-".into()
         }
     };
+    let total =
+        |f: fn(&crate::record::InstanceCounters) -> &std::sync::atomic::AtomicU64| rec.total(f);
+    let emitted = rec.emitted.load(Relaxed);
+    let expected = total(|c| &c.expected);
+    let received = total(|c| &c.received);
+    let enqueued = total(|c| &c.enqueued);
+    let refused_full = total(|c| &c.refused_full);
+    let refused_other = total(|c| &c.refused_other);
+    let delivered = total(|c| &c.delivered);
+    let handed_back = total(|c| &c.handed_back);
+    let traffic = run.traffic_end.saturating_sub(run.traffic_start);
+    let drain = run.end.saturating_sub(run.traffic_end);
     let rows = vec![
-        (
-            "BBS events emitted".into(),
-            rec.emitted.load(Relaxed).to_string(),
-        ),
+        ("BBS events emitted".into(), emitted.to_string()),
         (
             "events received".into(),
-            rec.total(|c| &c.received).to_string(),
+            format!("{received} of {expected} sent"),
         ),
         (
             "stream errors".into(),
-            rec.total(|c| &c.stream_errors).to_string(),
+            total(|c| &c.stream_errors).to_string(),
         ),
+        ("operations enqueued".into(), enqueued.to_string()),
         (
-            "operations enqueued".into(),
-            rec.total(|c| &c.enqueued).to_string(),
+            "refused: buffer full / other".into(),
+            format!("{refused_full} / {refused_other}"),
         ),
+        ("operations delivered".into(), delivered.to_string()),
         (
-            "operations refused".into(),
-            rec.total(|c| &c.refused).to_string(),
+            "handed back at stop".into(),
+            format!("{handed_back} (cost {})", total(|c| &c.handed_back_cost)),
         ),
-        (
-            "operations delivered".into(),
-            rec.total(|c| &c.delivered).to_string(),
-        ),
-        ("operations left at stop".into(), run.unsent.to_string()),
-        ("batches".into(), rec.total(|c| &c.batches).to_string()),
+        ("batches".into(), total(|c| &c.batches).to_string()),
         (
             "max capacity per instance".into(),
             run.max_capacity
@@ -135,13 +160,15 @@ pub(crate) fn summarize(config: &Config, run: &Run) -> Summary {
                 .collect::<Vec<_>>()
                 .join(" / "),
         ),
+        (
+            "demand (cost of events received)".into(),
+            total(|c| &c.demand_cost).to_string(),
+        ),
         ("cost delivered".into(), delivered_cost.to_string()),
+        ("limit (cost per second)".into(), limit_explained(config)),
         (
             "max cost in any 1-s window".into(),
-            format!(
-                "{max} (limit {limit}{})",
-                if max > limit { ", EXCEEDED" } else { "" }
-            ),
+            format!("{max}{}", if max > limit { " EXCEEDED" } else { "" }),
         ),
         (
             "mean utilisation".into(),
@@ -152,35 +179,101 @@ pub(crate) fn summarize(config: &Config, run: &Run) -> Summary {
             pct(busy_used as f64, busy_cap),
         ),
         (
-            "traffic / total time".into(),
+            "traffic / drain / total".into(),
             format!(
-                "{:.1} s / {:.1} s",
-                run.traffic_end.as_secs_f64(),
+                "{:.1} s / {:.1} s / {:.1} s",
+                traffic.as_secs_f64(),
+                drain.as_secs_f64(),
                 run.end.as_secs_f64()
             ),
         ),
     ];
+
+    let mut notes = Vec::new();
+    if config.instances > 1 {
+        notes.push(format!(
+            "Each instance subscribes to its own cell: a desired-LRP event belongs to no cell and \
+             reaches all {} subscriptions, an actual-LRP event only its cell's, so more events \
+             are received than emitted.",
+            config.instances
+        ));
+    }
+    if config.limiter == LimiterKind::Azure {
+        notes.push(format!(
+            "With azure, instances share {} through partition leases and each may spend its \
+             reserved {} on top, so the limit is {}.",
+            config.capacity,
+            config.reserved(),
+            limit
+        ));
+    }
+    if handed_back > 0 {
+        notes.push(format!(
+            "{handed_back} operations were still queued when the batchers stopped; they were \
+             taken back with Watcher::take_unsent and counted (a real service would persist or \
+             retry them)."
+        ));
+    }
+    if run.interrupted {
+        notes.push("The run was ended early by a signal; the drain was skipped.".into());
+    } else if !run.drained && handed_back > 0 {
+        notes.push(format!(
+            "The queue did not drain within --drain {} s.",
+            config.drain.as_secs()
+        ));
+    }
+
+    let mut failures = Vec::new();
+    if max > limit {
+        failures.push(format!(
+            "{max} cost units were released in one second, above the limit of {limit}"
+        ));
+    }
+    if received != expected {
+        failures.push(format!(
+            "the consumers received {received} events but the BBS sent them {expected}"
+        ));
+    }
+    if received != enqueued + refused_full + refused_other {
+        failures.push(format!(
+            "{received} events received but {enqueued} enqueued and {} refused",
+            refused_full + refused_other
+        ));
+    }
+    if enqueued != delivered + handed_back {
+        failures.push(format!(
+            "{enqueued} operations enqueued but {delivered} delivered and {handed_back} handed back"
+        ));
+    }
     Summary {
         rows,
         shares,
-        exceeded: max > limit,
+        notes,
+        failures,
     }
 }
 
-pub(crate) fn print(config: &Config, summary: &Summary) {
+pub(crate) fn print(config: &Config, run: &Run, summary: &Summary) {
     let limiter = match config.limiter {
         LimiterKind::Provisioned => "provisioned",
         LimiterKind::Azure => "azure (blob leases)",
     };
     println!(
-        "\nflowgate demo: {limiter}, {} instance(s), capacity {}/s, mean rate {} events/s",
-        config.instances, config.capacity, config.rate
+        "\nflowgate demo: {limiter}, {} instance(s), capacity {}/s, mean rate {} events/s{}",
+        config.instances,
+        config.capacity,
+        config.rate,
+        if run.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
     );
-    println!("{:-<60}", "");
+    println!("{:-<72}", "");
     for (name, value) in &summary.rows {
-        println!("{name:<32} {value:>27}");
+        println!("{name:<34} {value:>37}");
     }
-    println!("{:-<60}", "");
+    println!("{:-<72}", "");
     println!(
         "{:<12} {:>14} {:>16} {:>14}",
         "instance", "cost", "share of cost", "share of cap"
@@ -194,126 +287,15 @@ pub(crate) fn print(config: &Config, summary: &Summary) {
             100.0 * cap_share
         );
     }
+    for note in &summary.notes {
+        println!("note: {note}");
+    }
     println!(
         "{}",
-        if summary.exceeded {
-            "result: capacity EXCEEDED"
+        if summary.failures.is_empty() {
+            "result: capacity never exceeded, every event accounted for"
         } else {
-            "result: capacity never exceeded"
+            "result: FAILED"
         }
     );
-}
-
-pub(crate) fn plot(config: &Config, run: &Run, path: &Path) -> Result<()> {
-    let dir = path.parent().context("the plot path has no folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let releases = run.recorder.releases.lock().unwrap().clone();
-    let samples = run.recorder.samples.lock().unwrap().clone();
-    let per_bucket = buckets(&releases, run.end);
-    let secs = |i: usize| i as f64 * BUCKET.as_secs_f64();
-    let rolling: Vec<(f64, f64)> = (0..per_bucket.len())
-        .map(|i| {
-            let from = i.saturating_sub(9);
-            (secs(i + 1), per_bucket[from..=i].iter().sum::<u64>() as f64)
-        })
-        .collect();
-    let limit = config.limit() as f64;
-    let y_max = per_bucket
-        .iter()
-        .map(|&c| c as f64 * 10.0)
-        .fold(limit, f64::max)
-        * 1.15;
-    let x_max = run.end.as_secs_f64().max(1.0);
-
-    let root = SVGBackend::new(path, (1100, 560)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let title = format!(
-        "flowgate demo: delivered cost vs capacity ({}, {} instance(s))",
-        match config.limiter {
-            LimiterKind::Provisioned => "provisioned",
-            LimiterKind::Azure => "azure",
-        },
-        config.instances
-    );
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(40)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-    chart
-        .configure_mesh()
-        .x_desc("time (s)")
-        .y_desc("cost units per second")
-        .y_label_formatter(&|v| format!("{v:.0}"))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
-
-    let light = RGBColor(150, 190, 230);
-    chart
-        .draw_series(AreaSeries::new(
-            per_bucket
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| (secs(i), c as f64 * 10.0)),
-            0.0,
-            light.mix(0.5),
-        ))?
-        .label("delivered per 100 ms (as a rate)")
-        .legend(move |(x, y)| {
-            Rectangle::new([(x, y - 5), (x + 16, y + 5)], light.mix(0.5).filled())
-        });
-    let blue = RGBColor(30, 80, 170);
-    chart
-        .draw_series(LineSeries::new(rolling, blue.stroke_width(2)))?
-        .label("delivered in the last second")
-        .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], blue.stroke_width(2)));
-    let palette = [
-        RGBColor(0, 150, 90),
-        RGBColor(220, 130, 0),
-        RGBColor(150, 60, 180),
-        RGBColor(90, 90, 90),
-    ];
-    for i in 0..config.instances {
-        let color = palette[i % palette.len()];
-        chart
-            .draw_series(LineSeries::new(
-                samples
-                    .iter()
-                    .map(|s| (s.at.as_secs_f64(), f64::from(s.capacity[i]))),
-                color.stroke_width(1),
-            ))?
-            .label(format!("instance {i} capacity"))
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(1)));
-    }
-    if config.instances > 1 {
-        let grey = RGBColor(60, 60, 60);
-        chart
-            .draw_series(LineSeries::new(
-                samples.iter().map(|s| {
-                    (
-                        s.at.as_secs_f64(),
-                        s.capacity.iter().map(|&c| f64::from(c)).sum::<f64>(),
-                    )
-                }),
-                grey.stroke_width(2),
-            ))?
-            .label("total capacity")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], grey.stroke_width(2)));
-    }
-    chart
-        .draw_series(LineSeries::new(
-            [(0.0, limit), (x_max, limit)],
-            RED.stroke_width(2),
-        ))?
-        .label("limit")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
-    root.present()?;
-    Ok(())
 }

@@ -36,7 +36,8 @@ pub(crate) async fn run(
             .iter()
             .map(|b| b.operations_in_buffer() as u64)
             .collect();
-        recorder.sample(capacity.clone(), queued.clone());
+        let backlog_cost = batchers.iter().map(Batcher::needs_capacity).sum();
+        recorder.sample(capacity.clone(), queued.clone(), backlog_cost);
         match &live {
             Some(bars) if n % 2 == 0 => bars.update(&recorder, &capacity, &queued),
             None if n % 10 == 0 => print_line(&recorder, &capacity, &queued, &config),

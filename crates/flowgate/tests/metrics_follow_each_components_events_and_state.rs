@@ -1,0 +1,154 @@
+//! The metrics bridge against a real Prometheus recorder: batcher, limiter and BBS client
+//! metrics follow what the components do.
+
+#![cfg(all(
+    feature = "metrics",
+    feature = "batcher",
+    feature = "provisioned",
+    feature = "bbs"
+))]
+
+use std::sync::Arc;
+
+use flowgate::bbs::client::SubscriptionError;
+use flowgate::metrics::{BatcherMetrics, BbsClientMetrics, LimiterMetrics, Sample};
+use flowgate::prelude::*;
+use metrics_exporter_prometheus::PrometheusBuilder;
+
+/// The value of the sample whose name and labels are exactly `series`.
+fn value(body: &str, series: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn batcher_limiter_and_client_metrics_follow_the_components() {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            let labels = [("instance", "7")];
+            let limiter = Arc::new(ProvisionedResource::new(100));
+            let limiter_metrics = LimiterMetrics::observe(limiter.clone(), &labels);
+            limiter.start().await.unwrap();
+            let batcher = Batcher::builder()
+                .rate_limiter(limiter.clone())
+                .emit_batch(true)
+                .build()
+                .unwrap();
+            let batcher_metrics = BatcherMetrics::observe(&batcher, &labels);
+            batcher.start().unwrap();
+            let (tx, mut done) = tokio::sync::mpsc::unbounded_channel();
+            let watcher = Watcher::builder().max_batch_size(5).callback(
+                &batcher,
+                move |batch: Vec<Operation<u32>>| {
+                    let tx = tx.clone();
+                    async move {
+                        let _ = tx.send(batch.len());
+                    }
+                },
+            );
+            for i in 0..10 {
+                watcher.enqueue(Operation::new(i, 3)).await.unwrap();
+            }
+            let refused = watcher.try_enqueue(Operation::new(99, 101)).unwrap_err();
+            batcher_metrics.refused(&refused.kind());
+            let mut delivered = 0;
+            while delivered < 10 {
+                delivered += done.recv().await.unwrap();
+            }
+            batcher_metrics.sample();
+            limiter_metrics.sample();
+
+            let client = BbsClientMetrics::new(&labels);
+            client.resync();
+            client.error(&SubscriptionError::EndOfStream);
+
+            let body = handle.render();
+            let l = r#"{instance="7"}"#;
+            assert_eq!(
+                value(&body, &format!("flowgate_batcher_released_cost_total{l}")),
+                30.0
+            );
+            assert_eq!(
+                value(
+                    &body,
+                    &format!("flowgate_batcher_released_operations_total{l}")
+                ),
+                10.0
+            );
+            // Pacing may split the ten operations into more than two batches.
+            let batches = value(&body, &format!("flowgate_batcher_batches_total{l}"));
+            assert!(batches >= 2.0, "{batches} batches");
+            assert_eq!(
+                value(&body, &format!("flowgate_batcher_window_cost{l}")),
+                30.0
+            );
+            assert_eq!(
+                value(&body, &format!("flowgate_batcher_window_capacity{l}")),
+                100.0
+            );
+            assert_eq!(
+                value(&body, &format!("flowgate_batcher_buffered_operations{l}")),
+                0.0
+            );
+            assert_eq!(
+                value(
+                    &body,
+                    r#"flowgate_batcher_enqueue_refusals_total{instance="7",kind="too_expensive"}"#
+                ),
+                1.0
+            );
+            assert_eq!(
+                value(
+                    &body,
+                    r#"flowgate_events_total{instance="7",component="batcher",event="batch"}"#
+                ),
+                batches
+            );
+            assert_eq!(
+                value(&body, &format!("flowgate_limiter_capacity{l}")),
+                100.0
+            );
+            assert_eq!(
+                value(&body, &format!("flowgate_limiter_max_capacity{l}")),
+                100.0
+            );
+            assert_eq!(
+                value(
+                    &body,
+                    r#"flowgate_events_total{instance="7",component="limiter",event="capacity"}"#
+                ),
+                1.0
+            );
+            assert_eq!(
+                value(&body, &format!("flowgate_bbs_client_reconnects_total{l}")),
+                1.0
+            );
+            assert_eq!(
+                value(
+                    &body,
+                    &format!("flowgate_bbs_client_missed_events_notices_total{l}")
+                ),
+                1.0
+            );
+            assert_eq!(
+                value(
+                    &body,
+                    r#"flowgate_bbs_client_errors_total{instance="7",kind="end_of_stream"}"#
+                ),
+                1.0
+            );
+            batcher.stop().await;
+            limiter.stop().await.unwrap();
+        })
+    });
+}
