@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::core::{Core, Padded, lock};
+use crate::core::{Core, Padded, after, lock};
 use crate::options::BatcherBuilder;
 use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loops};
 
@@ -82,6 +82,7 @@ impl Batcher {
         Batcher {
             core: Arc::new(Core {
                 options: b.options,
+                owns_emitter: b.emitter.is_none(),
                 emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
                 limiter: b.limiter,
                 buffered: Padded::default(),
@@ -178,7 +179,7 @@ impl Batcher {
     /// extends the pause.
     pub fn pause(&self) {
         let pause = self.core.options.pause_time;
-        *lock(&self.core.paused_until) = Some(Instant::now() + pause);
+        *lock(&self.core.paused_until) = Some(after(Instant::now(), pause));
         tracing::debug!(?pause, "batcher paused");
         self.core.emitter.emit(
             EventName::Pause,
@@ -209,6 +210,13 @@ impl Batcher {
     }
 
     /// The emitter on which the batcher raises its events.
+    ///
+    /// When the batcher made it (no [`emitter`](BatcherBuilder::emitter) was given), it
+    /// is closed when the batcher stops: a subscription yields the
+    /// [`Shutdown`](EventName::Shutdown) event and then ends, so a
+    /// `while let Some(event) = subscription.next().await` loop finishes. An emitter
+    /// given to the builder is left open, since other components may share it; close it
+    /// with [`Emitter::close`] when they are done.
     pub fn emitter(&self) -> &Emitter {
         &self.core.emitter
     }

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use events_core::{Emitter, EventName, RateLimiter};
 use tokio::sync::Notify;
@@ -38,9 +39,20 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// `at + d`, without overflowing: a moment the clock cannot represent becomes a year
+/// from `at` (every option is at most [`MAX_DURATION`](crate::MAX_DURATION), so only
+/// a clock near its end gets there).
+pub(crate) fn after(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(crate::MAX_DURATION))
+        .unwrap_or(at)
+}
+
 pub(crate) struct Core {
     pub(crate) options: Options,
     pub(crate) emitter: Emitter,
+    /// Whether the batcher made its emitter, and so closes it when it stops.
+    pub(crate) owns_emitter: bool,
     pub(crate) limiter: Option<Arc<dyn RateLimiter>>,
     pub(crate) buffered: Padded<Buffered>,
     pub(crate) stopped: Padded<AtomicBool>,
@@ -96,6 +108,11 @@ impl Core {
             "batcher stopped"
         );
         self.emitter.emit(EventName::Shutdown, 0);
+        if self.owns_emitter {
+            // Subscriptions end after the shutdown event; an emitter given to the
+            // builder may be shared with other components, so its owner closes it.
+            self.emitter.close();
+        }
         true
     }
 
@@ -153,6 +170,39 @@ impl Core {
         match self.options.max_concurrent_batches {
             Some(max) => self.inflight_batches() < max,
             None => true,
+        }
+    }
+}
+
+/// Ends the batcher if one of its loops ends for any reason, a panic included (say, in
+/// the rate limiter it calls): the batcher stops, every stream ends, and what is
+/// buffered stays for `take_unsent`, so a failed loop loses nothing and hangs nobody.
+pub(crate) struct LoopGuard {
+    pub(crate) core: Arc<Core>,
+    pub(crate) name: &'static str,
+}
+
+impl Drop for LoopGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(
+                task = self.name,
+                "a batcher loop panicked; the batcher stops"
+            );
+            self.core.emitter.emit_msg(
+                EventName::Error,
+                0,
+                format!(
+                    "the batcher's {} loop panicked and the batcher stopped; take back what \
+                     was not delivered with take_unsent() and create a new batcher",
+                    self.name
+                ),
+            );
+            self.core.shutdown();
+        }
+        if self.name == "dispatch" {
+            self.core.shutdown();
+            self.core.finished.cancel();
         }
     }
 }

@@ -102,7 +102,7 @@ pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
 #[doc(inline)]
 pub use crate::operation::{BatchMetadata, Operation, OperationInfo};
 #[doc(inline)]
-pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE};
+pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE, MAX_DURATION};
 #[doc(inline)]
 pub use crate::watcher::{Batch, Batches, Watcher, WatcherBuilder};
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use events_core::EventName;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
-use crate::core::{Core, lock};
+use crate::core::{Core, LoopGuard, after, lock};
 use crate::pacing::Pacer;
 use crate::queue::{Queue, Step};
 
@@ -40,10 +40,15 @@ async fn wait_out_pause(core: &Core, emit_resume: bool) -> bool {
 }
 
 pub(crate) async fn dispatch(core: Arc<Core>) {
+    // Stops the batcher and ends every stream when the loop ends, even by a panic.
+    let _guard = LoopGuard {
+        core: core.clone(),
+        name: "dispatch",
+    };
     let mut queues: VecDeque<Arc<dyn Queue>> = VecDeque::new();
     let flush_every = core.options.flush_interval;
     let mut pacer = Pacer::new(flush_every);
-    let mut next_tick = Instant::now() + flush_every;
+    let mut next_tick = after(Instant::now(), flush_every);
     loop {
         if core.cancel.is_cancelled() || !wait_out_pause(&core, true).await {
             break;
@@ -53,9 +58,9 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         if ticked {
             // Ticks stay on their grid rather than drifting by each wake-up's lateness,
             // so that a second holds as many slices as it should.
-            next_tick += flush_every;
+            next_tick = after(next_tick, flush_every);
             if next_tick <= now {
-                next_tick = now + flush_every;
+                next_tick = after(now, flush_every);
             }
         }
         let requested = core.flush_requested.swap(false, Ordering::AcqRel);
@@ -97,8 +102,6 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
             _ = sleep_until(deadline) => {}
         }
     }
-    core.shutdown();
-    core.finished.cancel();
 }
 
 struct Flush {
@@ -208,8 +211,12 @@ pub(crate) async fn capacity(core: Arc<Core>) {
     let Some(limiter) = core.limiter.clone() else {
         return;
     };
+    let _guard = LoopGuard {
+        core: core.clone(),
+        name: "capacity",
+    };
     let every = core.options.capacity_interval;
-    let mut ticks = interval_at(Instant::now() + every, every);
+    let mut ticks = interval_at(after(Instant::now(), every), every);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -228,8 +235,12 @@ pub(crate) async fn capacity(core: Arc<Core>) {
 }
 
 pub(crate) async fn audit(core: Arc<Core>) {
+    let _guard = LoopGuard {
+        core: core.clone(),
+        name: "audit",
+    };
     let every = core.options.audit_interval;
-    let mut ticks = interval_at(Instant::now() + every, every);
+    let mut ticks = interval_at(after(Instant::now(), every), every);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {

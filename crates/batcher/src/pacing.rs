@@ -83,7 +83,7 @@ impl Pacer {
         let grant = i128::from(capacity).saturating_mul(elapsed.as_nanos() as i128);
         let ceiling = i128::from(
             self.window
-                .available_by(capacity, now + self.flush_interval / 2),
+                .available_by(capacity, crate::core::after(now, self.flush_interval / 2)),
         ) * NANOS;
         self.credit = self.credit.saturating_add(grant).min(ceiling);
     }

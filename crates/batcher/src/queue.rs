@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::chunked::Chunked;
-use crate::core::{Core, Padded, Ticket, lock};
+use crate::core::{Core, Padded, Ticket, after, lock};
 use crate::pacing::Allowance;
 use crate::{Batch, BatchMetadata, Operation};
 
@@ -281,7 +281,7 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         };
         // Timers fire a millisecond or two late; aiming that much early keeps the wait
         // within the linger.
-        let due = oldest + self.core.options.linger.saturating_sub(TIMER_SLACK);
+        let due = after(oldest, self.core.options.linger.saturating_sub(TIMER_SLACK));
         let ripe = forced || lone || total >= self.max_batch_size || due <= now;
         if !ripe {
             return Step::Lingering { until: due };

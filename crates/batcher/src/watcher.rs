@@ -44,9 +44,10 @@ impl WatcherBuilder {
 
     /// How long a callback batch may run before it counts as done, overriding the
     /// batcher's [`max_operation_time`](crate::BatcherBuilder::max_operation_time); zero
-    /// keeps the batcher's.
+    /// keeps the batcher's. A time above [`MAX_DURATION`](crate::MAX_DURATION) is taken
+    /// as that (a year, as good as never).
     pub fn max_operation_time(mut self, time: Duration) -> Self {
-        self.max_operation_time = Some(time).filter(|t| !t.is_zero());
+        self.max_operation_time = Some(time.min(crate::MAX_DURATION)).filter(|t| !t.is_zero());
         self
     }
 
@@ -97,7 +98,6 @@ impl WatcherBuilder {
     ///
     /// ```
     /// use batcher::{Batcher, Operation, Watcher};
-    /// use futures::StreamExt;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -317,6 +317,19 @@ impl<T> fmt::Debug for Batches<T> {
         f.debug_struct("Batches")
             .field("watcher", &self.queue.id)
             .finish_non_exhaustive()
+    }
+}
+
+impl<T> Batches<T> {
+    /// The next batch; `None` once the batcher has stopped and every batch it released
+    /// has been received. The same as [`StreamExt::next`](futures::StreamExt::next),
+    /// without importing it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a batch is taken from the stream only when the future completes.
+    pub async fn next(&mut self) -> Option<Batch<T>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 }
 

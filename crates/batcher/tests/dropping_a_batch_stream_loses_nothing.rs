@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use batcher::{Batcher, EnqueueErrorKind, Operation, Watcher};
 use events_core::EventName;
-use futures::StreamExt;
 use support::{Events, eventually};
 
 #[tokio::test(start_paused = true)]
