@@ -116,6 +116,12 @@ impl Core {
         true
     }
 
+    /// Whether the buffer has no room: then partial batches leave without waiting for
+    /// a tick or their linger, since waiting could only keep producers waiting longer.
+    pub(crate) fn is_full(&self) -> bool {
+        self.buffered.0.ops.load(Ordering::Acquire) >= self.options.buffer_size
+    }
+
     /// Cost of everything enqueued and not yet done.
     pub(crate) fn needs_capacity(&self) -> u64 {
         self.buffered.0.cost.load(Ordering::Acquire) + lock(&self.inflight).cost

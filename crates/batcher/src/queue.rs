@@ -282,7 +282,8 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         // Timers fire a millisecond or two late; aiming that much early keeps the wait
         // within the linger.
         let due = after(oldest, self.core.options.linger.saturating_sub(TIMER_SLACK));
-        let ripe = forced || lone || total >= self.max_batch_size || due <= now;
+        let ripe =
+            forced || lone || total >= self.max_batch_size || due <= now || self.core.is_full();
         if !ripe {
             return Step::Lingering { until: due };
         }

@@ -279,7 +279,8 @@ impl<T: Send + 'static> Watcher<T> {
         }
         let size = core.options.buffer_size;
         let buffered = &core.buffered.0;
-        if buffered.ops.fetch_add(1, Ordering::SeqCst) >= size {
+        let before = buffered.ops.fetch_add(1, Ordering::SeqCst);
+        if before >= size {
             buffered.ops.fetch_sub(1, Ordering::SeqCst);
             let kind = EnqueueErrorKind::BufferFull { buffer_size: size };
             return Err(EnqueueError::new(kind, op));
@@ -288,6 +289,11 @@ impl<T: Send + 'static> Watcher<T> {
             .cost
             .fetch_add(u64::from(op.cost()), Ordering::AcqRel);
         self.queue.push(op);
+        if before + 1 == size {
+            // A full buffer releases what it holds without waiting for a tick or a
+            // full batch (see `Core::is_full`): tell the dispatcher.
+            core.wake.notify_one();
+        }
         Ok(())
     }
 }
