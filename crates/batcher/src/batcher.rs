@@ -163,7 +163,7 @@ impl Batcher {
             let _ = task.await;
         }
         Stopped {
-            unsent: self.operations_in_buffer(),
+            unsent: self.core.unsent(),
             inflight: self.inflight(),
         }
     }
@@ -194,7 +194,10 @@ impl Batcher {
         self.core.wake.notify_one();
     }
 
-    /// Operations enqueued and not yet handed out.
+    /// Operations enqueued and not yet handed out: those waiting in the watchers'
+    /// queues, and those released to a stream watcher that its consumer has not yet
+    /// received. Both take room in the buffer, so a slow stream consumer holds
+    /// producers back.
     pub fn operations_in_buffer(&self) -> usize {
         self.core.buffered.0.ops.load(Ordering::Acquire)
     }

@@ -19,11 +19,18 @@ use crate::queue::Queue;
 #[repr(align(128))]
 pub(crate) struct Padded<T>(pub(crate) T);
 
-/// What is buffered; updated on every enqueue, so both counters share one line.
+/// What is buffered; updated on every enqueue, so the counters share one line.
+///
+/// `ops` is the buffer room taken: operations in the watchers' queues plus those
+/// released to a stream watcher and not yet received (`delivering`), so that a stream
+/// consumer that does not keep up holds producers back instead of growing memory.
+/// `cost` is the cost of the operations not yet released (released ones count as
+/// inflight).
 #[derive(Debug, Default)]
 pub(crate) struct Buffered {
     pub(crate) ops: AtomicUsize,
     pub(crate) cost: AtomicU64,
+    pub(crate) delivering: AtomicUsize,
 }
 
 /// Batches handed out and not yet done. `epoch` changes when an audit resets the
@@ -141,6 +148,33 @@ impl Core {
                 self.space.notify_waiters();
             }
         }
+    }
+
+    /// Operations of a batch released to a stream leave the cost buffered but keep
+    /// their room until the stream's consumer receives them.
+    pub(crate) fn hold_for_delivery(&self, ops: usize, cost: u64) {
+        self.buffered.0.delivering.fetch_add(ops, Ordering::AcqRel);
+        self.buffered.0.cost.fetch_sub(cost, Ordering::AcqRel);
+    }
+
+    /// A stream's consumer received a batch of `ops` operations: their room is free.
+    pub(crate) fn delivered(&self, ops: usize) {
+        self.buffered.0.delivering.fetch_sub(ops, Ordering::AcqRel);
+        self.release_room(ops, 0);
+    }
+
+    /// A batch released to a stream never reached its consumer: its operations are
+    /// buffered again (their room was held all along).
+    pub(crate) fn undelivered(&self, ops: usize, cost: u64) {
+        self.buffered.0.delivering.fetch_sub(ops, Ordering::AcqRel);
+        self.buffered.0.cost.fetch_add(cost, Ordering::AcqRel);
+    }
+
+    /// Operations that [`take_all`](crate::queue::WatcherQueue::take_all) can take back:
+    /// the buffered ones, less those on their way to a stream's consumer.
+    pub(crate) fn unsent(&self) -> usize {
+        let ops = self.buffered.0.ops.load(Ordering::Acquire);
+        ops.saturating_sub(self.buffered.0.delivering.load(Ordering::Acquire))
     }
 
     pub(crate) fn max_cost(&self) -> Option<u32> {

@@ -203,8 +203,7 @@ impl<T> WatcherQueue<T> {
             cost += u64::from(op.cost());
         }
         let count = ops.len();
-        self.core.buffered.0.ops.fetch_add(count, Ordering::SeqCst);
-        self.core.buffered.0.cost.fetch_add(cost, Ordering::AcqRel);
+        self.core.undelivered(count, cost);
         lock(&self.returned).extend(ops);
         tracing::debug!(
             watcher = self.id,
@@ -328,7 +327,10 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
             op.mark_attempt();
         }
         let ticket = self.core.begin_batch(cost, now);
-        self.core.release_room(count, cost);
+        match self.sink {
+            Sink::Callback(_) => self.core.release_room(count, cost),
+            Sink::Stream(_) => self.core.hold_for_delivery(count, cost),
+        }
         if self.core.options.emit_batch {
             self.core
                 .emitter

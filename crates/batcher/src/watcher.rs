@@ -363,13 +363,18 @@ impl<T> Stream for Batches<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Batch<T>>> {
         let this = self.get_mut();
-        if let Poll::Ready(batch) = this.rx.poll_recv(cx) {
-            return Poll::Ready(batch);
+        let batch = match this.rx.poll_recv(cx) {
+            Poll::Ready(batch) => batch,
+            Poll::Pending => match this.finished.as_mut().poll(cx) {
+                Poll::Ready(()) => this.rx.try_recv().ok(),
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        if let Some(batch) = &batch {
+            // Received: the batch's operations no longer hold buffer room.
+            this.queue.core.delivered(batch.len());
         }
-        match this.finished.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(this.rx.try_recv().ok()),
-            Poll::Pending => Poll::Pending,
-        }
+        Poll::Ready(batch)
     }
 }
 
