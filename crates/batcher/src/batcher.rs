@@ -100,6 +100,8 @@ impl Batcher {
                 finished: Default::default(),
                 tasks: Mutex::new(Vec::new()),
                 next_watcher: AtomicU64::new(0),
+                starts: Mutex::new(Vec::new()),
+                awaiting_starts: AtomicBool::new(false),
             }),
         }
     }

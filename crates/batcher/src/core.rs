@@ -81,6 +81,10 @@ pub(crate) struct Core {
     pub(crate) finished: CancellationToken,
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) next_watcher: AtomicU64,
+    /// When released batches started (`None`: never will), for the dispatcher's window.
+    pub(crate) starts: Mutex<Vec<(Option<Instant>, u64)>>,
+    /// Set by a dispatcher held back by pending cost: the next start wakes it.
+    pub(crate) awaiting_starts: AtomicBool,
 }
 
 impl std::fmt::Debug for Core {
@@ -199,6 +203,15 @@ impl Core {
             cost,
             epoch,
             done: false,
+            claimed: self.limiter.is_some() && cost > 0,
+        }
+    }
+
+    /// Tells the dispatcher that a batch holding a window claim started (or never will).
+    fn settle_claim(&self, at: Option<Instant>, cost: u64) {
+        lock(&self.starts).push((at, cost));
+        if self.awaiting_starts.swap(false, Ordering::SeqCst) {
+            self.wake.notify_one();
         }
     }
 
@@ -255,10 +268,25 @@ pub(crate) struct Ticket {
     cost: u64,
     epoch: u64,
     done: bool,
+    /// Whether the batch's cost is pending in the dispatcher's window, to be settled
+    /// when the batch starts or is given up.
+    claimed: bool,
 }
 
 impl Ticket {
+    /// The datastore sees the batch now: its callback starts, or its stream's consumer
+    /// receives it. From here its cost counts in the window for a second.
+    pub(crate) fn start(&mut self) {
+        if std::mem::take(&mut self.claimed) {
+            self.core.settle_claim(Some(Instant::now()), self.cost);
+        }
+    }
+
     pub(crate) fn finish(&mut self) {
+        if std::mem::take(&mut self.claimed) {
+            // Done without having started: its operations were handed back.
+            self.core.settle_claim(None, self.cost);
+        }
         if std::mem::replace(&mut self.done, true) {
             return;
         }

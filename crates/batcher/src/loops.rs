@@ -134,6 +134,10 @@ async fn pass(
 ) -> (usize, Option<Instant>) {
     let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
     if let Some(capacity) = capacity {
+        let starts = std::mem::take(&mut *lock(&core.starts));
+        for (at, cost) in starts {
+            pacer.settle(at, cost);
+        }
         pacer.refill(now, capacity, ticked);
     }
     let mut released = 0usize;
@@ -157,10 +161,9 @@ async fn pass(
                     released += ops;
                     served = true;
                     if capacity.is_some() {
-                        // Counted from the moment it left, not from the start of the
-                        // pass: a pass may yield, and a release must stay in the
-                        // window for a full second after the datastore could see it.
-                        pacer.record(Instant::now(), cost);
+                        // Pending in the window until its callback starts or its
+                        // consumer receives it, then for a second after that.
+                        pacer.release(cost);
                     }
                     // Each batch spawns a task or wakes a stream; let them run now and
                     // then rather than piling up behind a long pass.
@@ -176,6 +179,15 @@ async fn pass(
                     // paced allowance only: the next tick grants more.
                     if let Some(at) = capacity.and_then(|c| pacer.window_fits_later(cost, c)) {
                         earliest(at, &mut wake_at);
+                    }
+                    if pacer.pending() > 0 {
+                        // Batches released and not yet started hold the window: the
+                        // next start wakes us to learn when it expires. A start
+                        // reported since we looked wakes us at once.
+                        core.awaiting_starts.store(true, Ordering::SeqCst);
+                        if !lock(&core.starts).is_empty() {
+                            core.wake.notify_one();
+                        }
                     }
                     let exhausted = allowance.is_some_and(|a| a.paced == 0);
                     if exhausted && served {

@@ -220,6 +220,9 @@ async fn run_callback<T>(
     max_time: Duration,
     watcher: u64,
 ) {
+    // The datastore sees the batch from the moment the callback starts, however late
+    // the runtime got to this task.
+    ticket.start();
     let run = AssertUnwindSafe(async move { callback(ops).await }).catch_unwind();
     tokio::pin!(run);
     let outcome = match tokio::time::timeout(max_time, &mut run).await {

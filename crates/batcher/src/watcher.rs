@@ -363,15 +363,17 @@ impl<T> Stream for Batches<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Batch<T>>> {
         let this = self.get_mut();
-        let batch = match this.rx.poll_recv(cx) {
+        let mut batch = match this.rx.poll_recv(cx) {
             Poll::Ready(batch) => batch,
             Poll::Pending => match this.finished.as_mut().poll(cx) {
                 Poll::Ready(()) => this.rx.try_recv().ok(),
                 Poll::Pending => return Poll::Pending,
             },
         };
-        if let Some(batch) = &batch {
-            // Received: the batch's operations no longer hold buffer room.
+        if let Some(batch) = &mut batch {
+            // Received: the datastore may see it from now, and its operations no longer
+            // hold buffer room.
+            batch.ticket.start();
             this.queue.core.delivered(batch.len());
         }
         Poll::Ready(batch)
