@@ -38,10 +38,13 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 ///
 /// # Rate limiting
 ///
-/// The limiter's capacity is a per-second budget. The batcher remembers what it
-/// released in the last second and releases an operation only if that, plus the
-/// operation's cost, stays within the capacity read at that moment, so no sliding
-/// one-second window ever holds more than the capacity. A lowered capacity applies from
+/// The limiter's capacity is a per-second budget, counted where the datastore sees it:
+/// a batch counts from the moment its callback starts (or its stream's consumer
+/// receives it) for one second, and from its release until then as pending. The
+/// batcher releases an operation only if what counts now, plus the operation's cost,
+/// stays within the capacity read at that moment, so no sliding one-second window of
+/// batch starts ever holds more than the capacity, however late the runtime starts a
+/// callback. A lowered capacity applies from
 /// the next pass; releases already made still count. Without a limiter, releases are
 /// unlimited.
 ///

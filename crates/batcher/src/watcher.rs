@@ -302,6 +302,13 @@ impl<T: Send + 'static> Watcher<T> {
 ///
 /// It ends once the batcher has stopped and every batch it released has been received.
 ///
+/// # Backpressure
+///
+/// A batch released to the stream keeps its operations' room in the buffer until it is
+/// received, and counts against the rate window from then (see
+/// [Rate limiting](crate::Batcher#rate-limiting)). So a consumer that falls behind holds
+/// producers back instead of letting batches pile up in memory.
+///
 /// # Dropping the stream
 ///
 /// Dropping it closes its watcher, and nothing is lost: operations still buffered, and
