@@ -1,6 +1,6 @@
 //! [`Batcher`]: the long-lived handle, one per datastore.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use events_core::{Emitter, EventName, RateLimiter};
@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use crate::buffer::Buffer;
 use crate::core::{Core, Padded, after, lock};
 use crate::options::BatcherBuilder;
 use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loops};
@@ -82,19 +83,18 @@ impl Batcher {
 
     pub(crate) fn from_builder(b: BatcherBuilder) -> Batcher {
         let cancel = b.cancel.map(|t| t.child_token()).unwrap_or_default();
+        let buffer_size = b.options.buffer_size;
         Batcher {
             core: Arc::new(Core {
                 options: b.options,
                 owns_emitter: b.emitter.is_none(),
                 emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
                 limiter: b.limiter,
-                buffered: Padded::default(),
+                buffer: Buffer::new(buffer_size),
                 stopped: Padded(AtomicBool::new(false)),
                 started: AtomicBool::new(false),
                 inflight: Mutex::default(),
                 wake: Notify::new(),
-                space: Notify::new(),
-                space_waiters: AtomicUsize::new(0),
                 incoming: Mutex::new(Vec::new()),
                 flush_requested: AtomicBool::new(false),
                 paused_until: Mutex::new(None),
@@ -168,7 +168,7 @@ impl Batcher {
             let _ = task.await;
         }
         Stopped {
-            unsent: self.core.unsent(),
+            unsent: self.core.buffer.unsent(),
             inflight: self.inflight(),
         }
     }
@@ -204,7 +204,7 @@ impl Batcher {
     /// received. Both take room in the buffer, so a slow stream consumer holds
     /// producers back.
     pub fn operations_in_buffer(&self) -> usize {
-        self.core.buffered.0.ops.load(Ordering::Acquire)
+        self.core.buffer.ops()
     }
 
     /// The capacity the batcher needs: the cost of everything enqueued and not yet done.

@@ -1,6 +1,6 @@
 //! The state shared by the batcher handle, its loops, its watchers and its batches.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::buffer::Buffer;
 use crate::options::Options;
 use crate::queue::Queue;
 
@@ -18,20 +19,6 @@ use crate::queue::Queue;
 #[derive(Debug, Default)]
 #[repr(align(128))]
 pub(crate) struct Padded<T>(pub(crate) T);
-
-/// What is buffered; updated on every enqueue, so the counters share one line.
-///
-/// `ops` is the buffer room taken: operations in the watchers' queues plus those
-/// released to a stream watcher and not yet received (`delivering`), so that a stream
-/// consumer that does not keep up holds producers back instead of growing memory.
-/// `cost` is the cost of the operations not yet released (released ones count as
-/// inflight).
-#[derive(Debug, Default)]
-pub(crate) struct Buffered {
-    pub(crate) ops: AtomicUsize,
-    pub(crate) cost: AtomicU64,
-    pub(crate) delivering: AtomicUsize,
-}
 
 /// Batches handed out and not yet done. `epoch` changes when an audit resets the
 /// accounting, so that a batch from before the reset does not subtract twice.
@@ -61,15 +48,13 @@ pub(crate) struct Core {
     /// Whether the batcher made its emitter, and so closes it when it stops.
     pub(crate) owns_emitter: bool,
     pub(crate) limiter: Option<Arc<dyn RateLimiter>>,
-    pub(crate) buffered: Padded<Buffered>,
+    /// Admission, room and the buffered counters.
+    pub(crate) buffer: Buffer,
     pub(crate) stopped: Padded<AtomicBool>,
     pub(crate) started: AtomicBool,
     pub(crate) inflight: Mutex<Inflight>,
     /// Wakes the dispatcher: a queue became ready, a batch is full, a batch finished.
     pub(crate) wake: Notify,
-    /// Wakes `enqueue` calls waiting for room in the buffer.
-    pub(crate) space: Notify,
-    pub(crate) space_waiters: AtomicUsize,
     /// Queues that became non-empty since the dispatcher last looked.
     pub(crate) incoming: Mutex<Vec<Arc<dyn Queue>>>,
     pub(crate) flush_requested: AtomicBool,
@@ -92,7 +77,7 @@ impl std::fmt::Debug for Core {
         f.debug_struct("Core")
             .field("options", &self.options)
             .field("limiter", &self.limiter)
-            .field("buffered", &self.buffered.0.ops.load(Ordering::Relaxed))
+            .field("buffered", &self.buffer.ops())
             .field("stopped", &self.is_stopped())
             .finish_non_exhaustive()
     }
@@ -109,15 +94,12 @@ impl Core {
             return false;
         }
         self.cancel.cancel();
-        self.space.notify_waiters();
+        self.buffer.close();
         self.wake.notify_one();
         if !self.started.load(Ordering::Acquire) {
             self.finished.cancel();
         }
-        tracing::debug!(
-            buffered = self.buffered.0.ops.load(Ordering::Acquire),
-            "batcher stopped"
-        );
+        tracing::debug!(buffered = self.buffer.ops(), "batcher stopped");
         self.emitter.emit(EventName::Shutdown, 0);
         if self.owns_emitter {
             // Subscriptions end after the shutdown event; an emitter given to the
@@ -127,58 +109,9 @@ impl Core {
         true
     }
 
-    /// Whether the buffer has no room: then partial batches leave without waiting for
-    /// a tick or their linger, since waiting could only keep producers waiting longer.
-    pub(crate) fn is_full(&self) -> bool {
-        self.buffered.0.ops.load(Ordering::Acquire) >= self.options.buffer_size
-    }
-
     /// Cost of everything enqueued and not yet done.
     pub(crate) fn needs_capacity(&self) -> u64 {
-        self.buffered.0.cost.load(Ordering::Acquire) + lock(&self.inflight).cost
-    }
-
-    /// Hands back buffer room after operations left the buffer.
-    ///
-    /// Waiting producers are woken once a slice of the buffer is free rather than after
-    /// every batch, so that a full buffer does not wake every producer per batch.
-    pub(crate) fn release_room(&self, ops: usize, cost: u64) {
-        let before = self.buffered.0.ops.fetch_sub(ops, Ordering::SeqCst);
-        self.buffered.0.cost.fetch_sub(cost, Ordering::AcqRel);
-        if self.space_waiters.load(Ordering::SeqCst) != 0 {
-            let size = self.options.buffer_size;
-            let low_water = size - (size / 8).clamp(1, 8192);
-            if before - ops <= low_water {
-                self.space.notify_waiters();
-            }
-        }
-    }
-
-    /// Operations of a batch released to a stream leave the cost buffered but keep
-    /// their room until the stream's consumer receives them.
-    pub(crate) fn hold_for_delivery(&self, ops: usize, cost: u64) {
-        self.buffered.0.delivering.fetch_add(ops, Ordering::AcqRel);
-        self.buffered.0.cost.fetch_sub(cost, Ordering::AcqRel);
-    }
-
-    /// A stream's consumer received a batch of `ops` operations: their room is free.
-    pub(crate) fn delivered(&self, ops: usize) {
-        self.buffered.0.delivering.fetch_sub(ops, Ordering::AcqRel);
-        self.release_room(ops, 0);
-    }
-
-    /// A batch released to a stream never reached its consumer: its operations are
-    /// buffered again (their room was held all along).
-    pub(crate) fn undelivered(&self, ops: usize, cost: u64) {
-        self.buffered.0.delivering.fetch_sub(ops, Ordering::AcqRel);
-        self.buffered.0.cost.fetch_add(cost, Ordering::AcqRel);
-    }
-
-    /// Operations that [`take_all`](crate::queue::WatcherQueue::take_all) can take back:
-    /// the buffered ones, less those on their way to a stream's consumer.
-    pub(crate) fn unsent(&self) -> usize {
-        let ops = self.buffered.0.ops.load(Ordering::Acquire);
-        ops.saturating_sub(self.buffered.0.delivering.load(Ordering::Acquire))
+        self.buffer.cost() + lock(&self.inflight).cost
     }
 
     pub(crate) fn max_cost(&self) -> Option<u32> {

@@ -84,6 +84,7 @@
 #![forbid(unsafe_code)]
 
 mod batcher;
+mod buffer;
 mod chunked;
 mod core;
 mod error;

@@ -72,7 +72,7 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         let mut flush = Flush {
             emit: core.options.emit_flush,
             announced: false,
-            buffered: core.buffered.0.ops.load(Ordering::Acquire),
+            buffered: core.buffer.ops(),
         };
         if forced {
             flush.announce(&core);
@@ -269,7 +269,7 @@ pub(crate) async fn audit(core: Arc<Core>) {
 
 fn audit_once(core: &Core, now: Instant) {
     let max_time = core.options.max_operation_time;
-    let empty = core.buffered.0.ops.load(Ordering::Acquire) == 0;
+    let empty = core.buffer.ops() == 0;
     let quiet = lock(&core.last_batch).is_none_or(|at| now.duration_since(at) >= max_time);
     if !(empty && quiet) {
         core.emitter.emit(EventName::AuditSkip, 0);
@@ -277,7 +277,7 @@ fn audit_once(core: &Core, now: Instant) {
     }
     let reset = {
         let mut inflight = lock(&core.inflight);
-        let target = inflight.cost + core.buffered.0.cost.load(Ordering::Acquire);
+        let target = inflight.cost + core.buffer.cost();
         if target > 0 {
             let batches = inflight.batches;
             inflight.epoch += 1;

@@ -159,7 +159,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
         }
         let cost = out.iter().map(|op| u64::from(op.cost())).sum();
         if !out.is_empty() {
-            self.core.release_room(out.len(), cost);
+            self.core.buffer.release(out.len(), cost);
         }
         out
     }
@@ -203,7 +203,7 @@ impl<T> WatcherQueue<T> {
             cost += u64::from(op.cost());
         }
         let count = ops.len();
-        self.core.undelivered(count, cost);
+        self.core.buffer.undelivered(count, cost);
         lock(&self.returned).extend(ops);
         tracing::debug!(
             watcher = self.id,
@@ -284,8 +284,11 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         // Timers fire a millisecond or two late; aiming that much early keeps the wait
         // within the linger.
         let due = after(oldest, self.core.options.linger.saturating_sub(TIMER_SLACK));
-        let ripe =
-            forced || lone || total >= self.max_batch_size || due <= now || self.core.is_full();
+        let ripe = forced
+            || lone
+            || total >= self.max_batch_size
+            || due <= now
+            || self.core.buffer.is_full();
         if !ripe {
             return Step::Lingering { until: due };
         }
@@ -331,8 +334,8 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         }
         let ticket = self.core.begin_batch(cost, now);
         match self.sink {
-            Sink::Callback(_) => self.core.release_room(count, cost),
-            Sink::Stream(_) => self.core.hold_for_delivery(count, cost),
+            Sink::Callback(_) => self.core.buffer.release(count, cost),
+            Sink::Stream(_) => self.core.buffer.hold_for_delivery(count, cost),
         }
         if self.core.options.emit_batch {
             self.core
@@ -381,8 +384,7 @@ mod tests {
             Sink::Stream(tx),
         ));
         for i in 0..3u8 {
-            core.buffered.0.ops.fetch_add(1, Ordering::SeqCst);
-            core.buffered.0.cost.fetch_add(2, Ordering::SeqCst);
+            core.buffer.try_admit(2).unwrap();
             queue.push(Operation::new(i, 2));
         }
         let step = queue.release(Instant::now(), true, None, &mut || {});

@@ -13,6 +13,7 @@ use futures::Stream;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
+use crate::buffer::NoRoom;
 use crate::core::Ticket;
 use crate::queue::{Sink, WatcherQueue};
 use crate::{Batcher, EnqueueError, EnqueueErrorKind, Operation};
@@ -211,25 +212,27 @@ impl<T: Send + 'static> Watcher<T> {
     ///
     /// Dropping the future before it completes drops `op` with it; it was not enqueued.
     pub async fn enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
-        let mut op = self.check(op)?;
         let core = &self.queue.core;
-        loop {
-            match self.reserve_and_push(op) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_buffer_full() && !core.options.error_on_full_buffer => {
-                    op = e.into_operation();
+        let op = match self.reserve_and_push(self.check(op)?) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_buffer_full() && !core.options.error_on_full_buffer => {
+                e.into_operation()
+            }
+            Err(e) => return Err(e),
+        };
+        // The enqueue that filled the buffer woke the dispatcher already.
+        match core.buffer.admit(op.cost()).await {
+            Ok(full) => {
+                if self.queue.closed.load(Ordering::Acquire) {
+                    core.buffer.release(1, u64::from(op.cost()));
+                    return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
                 }
-                Err(e) => return Err(e),
+                self.push_admitted(op, full);
+                Ok(())
             }
-            let notified = core.space.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            core.space_waiters.fetch_add(1, Ordering::SeqCst);
-            let full = core.buffered.0.ops.load(Ordering::SeqCst) >= core.options.buffer_size;
-            if full && !core.is_stopped() {
-                notified.await;
+            Err(NoRoom::Closed) | Err(NoRoom::Full) => {
+                Err(EnqueueError::new(EnqueueErrorKind::Stopped, op))
             }
-            core.space_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -277,24 +280,29 @@ impl<T: Send + 'static> Watcher<T> {
         if self.queue.closed.load(Ordering::Acquire) {
             return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
         }
-        let size = core.options.buffer_size;
-        let buffered = &core.buffered.0;
-        let before = buffered.ops.fetch_add(1, Ordering::SeqCst);
-        if before >= size {
-            buffered.ops.fetch_sub(1, Ordering::SeqCst);
-            let kind = EnqueueErrorKind::BufferFull { buffer_size: size };
-            return Err(EnqueueError::new(kind, op));
+        match core.buffer.try_admit(op.cost()) {
+            Ok(full) => {
+                self.push_admitted(op, full);
+                Ok(())
+            }
+            Err(NoRoom::Full) => {
+                let kind = EnqueueErrorKind::BufferFull {
+                    buffer_size: core.buffer.size(),
+                };
+                Err(EnqueueError::new(kind, op))
+            }
+            Err(NoRoom::Closed) => Err(EnqueueError::new(EnqueueErrorKind::Stopped, op)),
         }
-        buffered
-            .cost
-            .fetch_add(u64::from(op.cost()), Ordering::AcqRel);
+    }
+
+    #[inline]
+    fn push_admitted(&self, op: Operation<T>, full: bool) {
         self.queue.push(op);
-        if before + 1 == size {
+        if full {
             // A full buffer releases what it holds without waiting for a tick or a
-            // full batch (see `Core::is_full`): tell the dispatcher.
-            core.wake.notify_one();
+            // full batch: tell the dispatcher.
+            self.queue.core.wake.notify_one();
         }
-        Ok(())
     }
 }
 
@@ -381,7 +389,7 @@ impl<T> Stream for Batches<T> {
             // Received: the datastore may see it from now, and its operations no longer
             // hold buffer room.
             batch.ticket.start();
-            this.queue.core.delivered(batch.len());
+            this.queue.core.buffer.delivered(batch.len());
         }
         Poll::Ready(batch)
     }
