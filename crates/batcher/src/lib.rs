@@ -87,6 +87,7 @@ mod batcher;
 mod buffer;
 mod chunked;
 mod core;
+mod delivery;
 mod error;
 mod loops;
 mod operation;

@@ -15,7 +15,8 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::buffer::NoRoom;
 use crate::core::Ticket;
-use crate::queue::{Sink, WatcherQueue};
+use crate::delivery::Sink;
+use crate::queue::WatcherQueue;
 use crate::{Batcher, EnqueueError, EnqueueErrorKind, Operation};
 
 /// Options of a [`Watcher`]; finish with [`callback`](WatcherBuilder::callback) or
@@ -82,7 +83,7 @@ impl WatcherBuilder {
         F: Fn(Vec<Operation<T>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let sink = Sink::Callback(Arc::new(move |ops| Box::pin(callback(ops))));
+        let sink = Sink::callback(Arc::new(move |ops| Box::pin(callback(ops))));
         Watcher {
             queue: Arc::new(self.queue(batcher, sink)),
         }
