@@ -34,8 +34,10 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 ///   [`EnqueueErrorKind::Stopped`](crate::EnqueueErrorKind::Stopped), handing the
 ///   operation back.
 ///
-/// Dropping every handle does not stop the batcher (its loops hold it); stop it
-/// explicitly.
+/// Dropping the last `Batcher` handle stops the batcher as `stop` does, without
+/// waiting for its loops: they end on their own, streams end, and what was buffered
+/// stays with its watchers for [`Watcher::take_unsent`]. (Watchers do not keep the
+/// batcher running.)
 ///
 /// # Rate limiting
 ///
@@ -63,6 +65,21 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 #[derive(Debug, Clone)]
 pub struct Batcher {
     core: Arc<Core>,
+    /// Shared by the handles only (not by watchers or loops): stops the batcher when
+    /// the last handle goes.
+    _owner: Arc<Owner>,
+}
+
+/// Stops the batcher when the last [`Batcher`] handle is dropped.
+#[derive(Debug)]
+struct Owner(Arc<Core>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if self.0.shutdown() {
+            tracing::debug!("the last batcher handle was dropped; the batcher stopped");
+        }
+    }
 }
 
 /// What [`Batcher::stop`] left behind.
@@ -84,28 +101,30 @@ impl Batcher {
     pub(crate) fn from_builder(b: BatcherBuilder) -> Batcher {
         let cancel = b.cancel.map(|t| t.child_token()).unwrap_or_default();
         let buffer_size = b.options.buffer_size;
+        let core = Arc::new(Core {
+            options: b.options,
+            owns_emitter: b.emitter.is_none(),
+            emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
+            limiter: b.limiter,
+            buffer: Buffer::new(buffer_size),
+            stopped: Padded(AtomicBool::new(false)),
+            started: AtomicBool::new(false),
+            inflight: Mutex::default(),
+            wake: Notify::new(),
+            incoming: Mutex::new(Vec::new()),
+            flush_requested: AtomicBool::new(false),
+            paused_until: Mutex::new(None),
+            last_batch: Mutex::new(None),
+            cancel,
+            finished: Default::default(),
+            tasks: Mutex::new(Vec::new()),
+            next_watcher: AtomicU64::new(0),
+            starts: Mutex::new(Vec::new()),
+            awaiting_starts: AtomicBool::new(false),
+        });
         Batcher {
-            core: Arc::new(Core {
-                options: b.options,
-                owns_emitter: b.emitter.is_none(),
-                emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
-                limiter: b.limiter,
-                buffer: Buffer::new(buffer_size),
-                stopped: Padded(AtomicBool::new(false)),
-                started: AtomicBool::new(false),
-                inflight: Mutex::default(),
-                wake: Notify::new(),
-                incoming: Mutex::new(Vec::new()),
-                flush_requested: AtomicBool::new(false),
-                paused_until: Mutex::new(None),
-                last_batch: Mutex::new(None),
-                cancel,
-                finished: Default::default(),
-                tasks: Mutex::new(Vec::new()),
-                next_watcher: AtomicU64::new(0),
-                starts: Mutex::new(Vec::new()),
-                awaiting_starts: AtomicBool::new(false),
-            }),
+            _owner: Arc::new(Owner(core.clone())),
+            core,
         }
     }
 
