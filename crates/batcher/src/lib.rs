@@ -94,6 +94,7 @@ mod operation;
 mod options;
 mod pacing;
 mod queue;
+mod scheduler;
 mod watcher;
 mod window;
 

@@ -1,6 +1,5 @@
 //! The batcher's loops: dispatch (flush), capacity and audit.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -8,8 +7,7 @@ use events_core::EventName;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
 use crate::core::{Core, LoopGuard, after, lock};
-use crate::pacing::Pacer;
-use crate::queue::{Queue, Step};
+use crate::scheduler::Scheduler;
 
 /// Waits until the pause (if any) is over; returns `false` if the batcher stopped.
 async fn wait_out_pause(core: &Core, emit_resume: bool) -> bool {
@@ -45,27 +43,21 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         core: core.clone(),
         name: "dispatch",
     };
-    let mut queues: VecDeque<Arc<dyn Queue>> = VecDeque::new();
-    let flush_every = core.options.flush_interval;
-    let mut pacer = Pacer::new(flush_every);
-    let mut next_tick = after(Instant::now(), flush_every);
+    let mut scheduler = Scheduler::new(core.options.flush_interval, Instant::now());
     loop {
         if core.cancel.is_cancelled() || !wait_out_pause(&core, true).await {
             break;
         }
         let now = Instant::now();
-        let ticked = now >= next_tick;
-        if ticked {
-            // Ticks stay on their grid rather than drifting by each wake-up's lateness,
-            // so that a second holds as many slices as it should.
-            next_tick = after(next_tick, flush_every);
-            if next_tick <= now {
-                next_tick = after(now, flush_every);
-            }
-        }
+        let ticked = scheduler.tick(now);
         let requested = core.flush_requested.swap(false, Ordering::AcqRel);
         let forced = ticked || requested;
-        queues.extend(lock(&core.incoming).drain(..));
+        scheduler.add(lock(&core.incoming).drain(..));
+        let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
+        if capacity.is_some() {
+            let starts = std::mem::take(&mut *lock(&core.starts));
+            scheduler.settle(starts);
+        }
 
         // A flush is a pass that is forced or releases something; announce it when
         // one of those becomes known.
@@ -77,25 +69,36 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         if forced {
             flush.announce(&core);
         }
-        let (released, wake_at) = pass(
-            &core,
-            &mut queues,
-            &mut pacer,
-            now,
-            ticked,
-            forced,
-            &mut flush,
-        )
-        .await;
+        let pass = scheduler
+            .pass(
+                now,
+                capacity,
+                ticked,
+                forced,
+                &|| core.has_batch_room(),
+                &mut || flush.announce(&core),
+            )
+            .await;
         if flush.emit && flush.announced {
-            core.emitter.emit(EventName::FlushDone, released as i64);
+            core.emitter
+                .emit(EventName::FlushDone, pass.released as i64);
         }
-        if released > 0 {
+        if pass.released > 0 {
             // More may have arrived while we released: look again before sleeping.
             tokio::task::yield_now().await;
             continue;
         }
-        let deadline = wake_at.map_or(next_tick, |w| w.min(next_tick));
+        if pass.awaits_starts {
+            // Batches released and not yet started hold the window: the next start
+            // wakes us to learn when it expires. A start reported since we looked
+            // wakes us at once.
+            core.awaiting_starts.store(true, Ordering::SeqCst);
+            if !lock(&core.starts).is_empty() {
+                core.wake.notify_one();
+            }
+        }
+        let next_tick = scheduler.next_tick();
+        let deadline = pass.wake_at.map_or(next_tick, |w| w.min(next_tick));
         tokio::select! {
             _ = core.cancel.cancelled() => break,
             _ = core.wake.notified() => {}
@@ -118,105 +121,6 @@ impl Flush {
                 .emit(EventName::FlushStart, self.buffered as i64);
         }
     }
-}
-
-/// Releases what is ready within the paced allowance, the window and the concurrency
-/// limit; returns the number of operations released and when something will next be
-/// ready. `ticked` says whether this pass is a flush tick, which grants a slice.
-async fn pass(
-    core: &Arc<Core>,
-    queues: &mut VecDeque<Arc<dyn Queue>>,
-    pacer: &mut Pacer,
-    now: Instant,
-    ticked: bool,
-    forced: bool,
-    flush: &mut Flush,
-) -> (usize, Option<Instant>) {
-    let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
-    if let Some(capacity) = capacity {
-        let starts = std::mem::take(&mut *lock(&core.starts));
-        for (at, cost) in starts {
-            pacer.settle(at, cost);
-        }
-        pacer.refill(now, capacity, ticked);
-    }
-    let mut released = 0usize;
-    let mut wake_at: Option<Instant> = None;
-    let earliest = |at: Instant, wake_at: &mut Option<Instant>| {
-        *wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
-    };
-    let mut i = 0;
-    'queues: while i < queues.len() {
-        // Whether queue `i` has released a batch in this pass.
-        let mut served = false;
-        loop {
-            if !core.has_batch_room() {
-                // A finishing batch wakes the dispatcher.
-                break 'queues;
-            }
-            let allowance = capacity.map(|c| pacer.allowance(c));
-            let queue = &queues[i];
-            match queue.release(now, forced, allowance, &mut || flush.announce(core)) {
-                Step::Released { ops, cost } => {
-                    released += ops;
-                    served = true;
-                    if capacity.is_some() {
-                        // Pending in the window until its callback starts or its
-                        // consumer receives it, then for a second after that.
-                        pacer.release(cost);
-                    }
-                    // Each batch spawns a task or wakes a stream; let them run now and
-                    // then rather than piling up behind a long pass.
-                    tokio::task::consume_budget().await;
-                }
-                Step::Lingering { until } => {
-                    earliest(until, &mut wake_at);
-                    i += 1;
-                    continue 'queues;
-                }
-                Step::Blocked { cost } => {
-                    // Held back by the window: wake when it has room. Held back by the
-                    // paced allowance only: the next tick grants more.
-                    if let Some(at) = capacity.and_then(|c| pacer.window_fits_later(cost, c)) {
-                        earliest(at, &mut wake_at);
-                    }
-                    if pacer.pending() > 0 {
-                        // Batches released and not yet started hold the window: the
-                        // next start wakes us to learn when it expires. A start
-                        // reported since we looked wakes us at once.
-                        core.awaiting_starts.store(true, Ordering::SeqCst);
-                        if !lock(&core.starts).is_empty() {
-                            core.wake.notify_one();
-                        }
-                    }
-                    let exhausted = allowance.is_some_and(|a| a.paced == 0);
-                    if exhausted && served {
-                        // The slice ran out while this queue was served: the next queue
-                        // goes first next time, so that one backlog cannot keep the
-                        // others waiting.
-                        queues.rotate_left((i + 1) % queues.len());
-                    } else {
-                        // The blocked operation goes first next time so that cheaper
-                        // ones behind it cannot starve it.
-                        queues.rotate_left(i);
-                    }
-                    return (released, wake_at);
-                }
-                Step::Empty => {
-                    if queues[i].unschedule() {
-                        i += 1;
-                    } else {
-                        queues.remove(i);
-                    }
-                    continue 'queues;
-                }
-            }
-        }
-    }
-    if !queues.is_empty() {
-        queues.rotate_left(1);
-    }
-    (released, wake_at)
 }
 
 pub(crate) async fn capacity(core: Arc<Core>) {
