@@ -7,13 +7,18 @@
 //! yet received keep their permits, so a consumer that falls behind holds producers
 //! back instead of growing memory.
 //!
+//! Producers waiting for room are woken once a slice of the buffer (an eighth, at most
+//! 8,192 operations) is free rather than for every batch that leaves, so that a full
+//! buffer does not wake every waiting producer per batch; they then take room without
+//! waiting.
+//!
 //! The buffered cost counts what is not yet released (released cost is inflight, see
 //! [`Core`](crate::core::Core)); `delivering` counts operations released to a stream
 //! and not yet received, so that "unsent" (what `take_unsent` can take) is the rest.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 /// The buffer was full, or closed because the batcher stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +36,10 @@ pub(crate) struct Buffer {
     cost: AtomicU64,
     delivering: AtomicUsize,
     size: usize,
+    /// Wakes producers waiting for room, once `slice` permits are free.
+    space: Notify,
+    waiters: AtomicUsize,
+    slice: usize,
 }
 
 impl Buffer {
@@ -42,6 +51,9 @@ impl Buffer {
             cost: AtomicU64::new(0),
             delivering: AtomicUsize::new(0),
             size,
+            space: Notify::new(),
+            waiters: AtomicUsize::new(0),
+            slice: (size / 8).clamp(1, 8192),
         }
     }
 
@@ -72,13 +84,31 @@ impl Buffer {
     ///
     /// Cancel safe: room is taken only when the future completes.
     pub(crate) async fn admit(&self, cost: u32) -> Result<bool, NoRoom> {
-        match self.room.acquire().await {
-            Ok(permit) => {
-                permit.forget();
-                self.cost.fetch_add(u64::from(cost), Ordering::AcqRel);
-                Ok(self.room.available_permits() == 0)
+        loop {
+            match self.try_admit(cost) {
+                Err(NoRoom::Full) => {}
+                done => return done,
             }
-            Err(_) => Err(NoRoom::Closed),
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            self.waiters.fetch_add(1, Ordering::SeqCst);
+            if self.room.available_permits() == 0 && !self.room.is_closed() {
+                notified.await;
+            }
+            self.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Wakes the waiting producers if a slice of the buffer is free (or it closed).
+    fn wake_waiters(&self) {
+        // Pairs with the waiter's count-then-check in `admit`: either it sees the
+        // permits or we see it waiting.
+        fence(Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) != 0
+            && (self.room.available_permits() >= self.slice || self.room.is_closed())
+        {
+            self.space.notify_waiters();
         }
     }
 
@@ -87,6 +117,7 @@ impl Buffer {
     pub(crate) fn release(&self, ops: usize, cost: u64) {
         self.cost.fetch_sub(cost, Ordering::AcqRel);
         self.room.add_permits(ops);
+        self.wake_waiters();
     }
 
     /// Operations released to a stream: their cost is inflight now, their room is held
@@ -100,6 +131,7 @@ impl Buffer {
     pub(crate) fn delivered(&self, ops: usize) {
         self.delivering.fetch_sub(ops, Ordering::AcqRel);
         self.room.add_permits(ops);
+        self.wake_waiters();
     }
 
     /// A batch released to a stream never reached its consumer: its operations are
@@ -135,6 +167,7 @@ impl Buffer {
     /// [`NoRoom::Closed`]; room can still be given back, so the counters stay right.
     pub(crate) fn close(&self) {
         self.room.close();
+        self.wake_waiters();
     }
 }
 
