@@ -11,6 +11,7 @@ use tracing::Instrument;
 use crate::buffer::Buffer;
 use crate::core::{Core, Padded, after, lock};
 use crate::options::BatcherBuilder;
+use crate::starts::Starts;
 use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loops};
 
 /// Releases operations to their watchers in batches, within the capacity of a rate
@@ -119,8 +120,7 @@ impl Batcher {
             finished: Default::default(),
             tasks: Mutex::new(Vec::new()),
             next_watcher: AtomicU64::new(0),
-            starts: Mutex::new(Vec::new()),
-            awaiting_starts: AtomicBool::new(false),
+            starts: Starts::default(),
         });
         Batcher {
             _owner: Arc::new(Owner(core.clone())),

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::buffer::Buffer;
 use crate::options::Options;
 use crate::queue::Queue;
+use crate::starts::Starts;
 
 /// Keeps hot counters on their own cache line so producers on different cores do not
 /// invalidate each other's unrelated data.
@@ -66,10 +67,8 @@ pub(crate) struct Core {
     pub(crate) finished: CancellationToken,
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) next_watcher: AtomicU64,
-    /// When released batches started (`None`: never will), for the dispatcher's window.
-    pub(crate) starts: Mutex<Vec<(Option<Instant>, u64)>>,
-    /// Set by a dispatcher held back by pending cost: the next start wakes it.
-    pub(crate) awaiting_starts: AtomicBool,
+    /// When released batches started, for the dispatcher's window.
+    pub(crate) starts: Starts,
 }
 
 impl std::fmt::Debug for Core {
@@ -142,10 +141,7 @@ impl Core {
 
     /// Tells the dispatcher that a batch holding a window claim started (or never will).
     fn settle_claim(&self, at: Option<Instant>, cost: u64) {
-        lock(&self.starts).push((at, cost));
-        if self.awaiting_starts.swap(false, Ordering::SeqCst) {
-            self.wake.notify_one();
-        }
+        self.starts.report(at, cost, &self.wake);
     }
 
     pub(crate) fn inflight_batches(&self) -> usize {

@@ -95,6 +95,7 @@ mod options;
 mod pacing;
 mod queue;
 mod scheduler;
+mod starts;
 mod watcher;
 mod window;
 

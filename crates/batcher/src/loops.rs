@@ -55,8 +55,7 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         scheduler.add(lock(&core.incoming).drain(..));
         let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
         if capacity.is_some() {
-            let starts = std::mem::take(&mut *lock(&core.starts));
-            scheduler.settle(starts);
+            scheduler.settle(core.starts.drain());
         }
 
         // A flush is a pass that is forced or releases something; announce it when
@@ -92,10 +91,7 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
             // Batches released and not yet started hold the window: the next start
             // wakes us to learn when it expires. A start reported since we looked
             // wakes us at once.
-            core.awaiting_starts.store(true, Ordering::SeqCst);
-            if !lock(&core.starts).is_empty() {
-                core.wake.notify_one();
-            }
+            core.starts.await_next(&core.wake);
         }
         let next_tick = scheduler.next_tick();
         let deadline = pass.wake_at.map_or(next_tick, |w| w.min(next_tick));
