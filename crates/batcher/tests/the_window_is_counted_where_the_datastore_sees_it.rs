@@ -88,3 +88,57 @@ async fn callbacks_started_late_by_a_busy_runtime_stay_within_the_window() {
     );
     batcher.stop().await;
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Random capacities and costs, a stream consumer that takes a random time before
+    /// each receive (the delay between release and when the datastore sees a batch):
+    /// receipts never hold more than the capacity in a second, and every operation
+    /// arrives exactly once.
+    #[test]
+    fn receipts_stay_within_the_window_whatever_the_consumer_delays(
+        capacity in 5u32..=400,
+        costs in proptest::collection::vec(0u32..=400, 1..60),
+        delays in proptest::collection::vec(0u64..=700, 1..16),
+        max_batch in 1usize..=8,
+    ) {
+        let costs: Vec<u32> = costs.iter().map(|c| c % (capacity + 1)).collect();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let (received, max) = rt.block_on(async {
+            let batcher = Batcher::builder()
+                .rate_limiter(TestLimiter::new(capacity))
+                .build()
+                .unwrap();
+            let (watcher, mut batches) =
+                Watcher::builder().max_batch_size(max_batch).stream::<usize>(&batcher);
+            for (i, &cost) in costs.iter().enumerate() {
+                watcher.try_enqueue(Operation::new(i, cost)).unwrap();
+            }
+            batcher.start().unwrap();
+            let (mut received, mut seen) = (Vec::new(), Vec::new());
+            let mut k = 0;
+            while received.len() < costs.len() {
+                tokio::time::sleep(Duration::from_millis(delays[k % delays.len()])).await;
+                k += 1;
+                let batch = tokio::time::timeout(Duration::from_secs(120), batches.next())
+                    .await
+                    .expect("a batch in time")
+                    .expect("the stream goes on");
+                let cost: u64 = batch.iter().map(|o| u64::from(o.cost())).sum();
+                seen.push((Instant::now(), cost));
+                received.extend(batch.into_operations().into_iter().map(|o| o.into_payload()));
+            }
+            batcher.stop().await;
+            (received, max_window_cost(&seen))
+        });
+        proptest::prop_assert!(max <= u64::from(capacity), "{} received in a second, capacity {}", max, capacity);
+        let mut sorted = received;
+        sorted.sort_unstable();
+        proptest::prop_assert_eq!(sorted, (0..costs.len()).collect::<Vec<_>>());
+    }
+}
