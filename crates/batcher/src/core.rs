@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::buffer::Buffer;
+use crate::inflight::{Inflight, Ticket};
 use crate::options::Options;
 use crate::queue::Queue;
 use crate::starts::Starts;
@@ -20,15 +21,6 @@ use crate::starts::Starts;
 #[derive(Debug, Default)]
 #[repr(align(128))]
 pub(crate) struct Padded<T>(pub(crate) T);
-
-/// Batches handed out and not yet done. `epoch` changes when an audit resets the
-/// accounting, so that a batch from before the reset does not subtract twice.
-#[derive(Debug, Default)]
-pub(crate) struct Inflight {
-    pub(crate) batches: usize,
-    pub(crate) cost: u64,
-    pub(crate) epoch: u64,
-}
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -53,14 +45,14 @@ pub(crate) struct Core {
     pub(crate) buffer: Buffer,
     pub(crate) stopped: Padded<AtomicBool>,
     pub(crate) started: AtomicBool,
-    pub(crate) inflight: Mutex<Inflight>,
+    /// Batches handed out and not yet done.
+    pub(crate) inflight: Inflight,
     /// Wakes the dispatcher: a queue became ready, a batch is full, a batch finished.
     pub(crate) wake: Notify,
     /// Queues that became non-empty since the dispatcher last looked.
     pub(crate) incoming: Mutex<Vec<Arc<dyn Queue>>>,
     pub(crate) flush_requested: AtomicBool,
     pub(crate) paused_until: Mutex<Option<Instant>>,
-    pub(crate) last_batch: Mutex<Option<Instant>>,
     /// Cancelled to stop the loops.
     pub(crate) cancel: CancellationToken,
     /// Cancelled once the dispatcher has released its last batch.
@@ -110,7 +102,7 @@ impl Core {
 
     /// Cost of everything enqueued and not yet done.
     pub(crate) fn needs_capacity(&self) -> u64 {
-        self.buffer.cost() + lock(&self.inflight).cost
+        self.buffer.cost() + self.inflight.cost()
     }
 
     pub(crate) fn max_cost(&self) -> Option<u32> {
@@ -123,29 +115,22 @@ impl Core {
 
     /// Records a batch handed out and returns its ticket.
     pub(crate) fn begin_batch(self: &Arc<Self>, cost: u64, now: Instant) -> Ticket {
-        let epoch = {
-            let mut inflight = lock(&self.inflight);
-            inflight.batches += 1;
-            inflight.cost += cost;
-            inflight.epoch
-        };
-        *lock(&self.last_batch) = Some(now);
-        Ticket {
-            core: self.clone(),
+        let epoch = self.inflight.begin(cost, now);
+        Ticket::new(
+            self.clone(),
             cost,
             epoch,
-            done: false,
-            claimed: self.limiter.is_some() && cost > 0,
-        }
+            self.limiter.is_some() && cost > 0,
+        )
     }
 
     /// Tells the dispatcher that a batch holding a window claim started (or never will).
-    fn settle_claim(&self, at: Option<Instant>, cost: u64) {
+    pub(crate) fn settle_claim(&self, at: Option<Instant>, cost: u64) {
         self.starts.report(at, cost, &self.wake);
     }
 
     pub(crate) fn inflight_batches(&self) -> usize {
-        lock(&self.inflight).batches
+        self.inflight.batches()
     }
 
     pub(crate) fn has_batch_room(&self) -> bool {
@@ -186,58 +171,5 @@ impl Drop for LoopGuard {
             self.core.shutdown();
             self.core.finished.cancel();
         }
-    }
-}
-
-/// Marks a batch done exactly once: when its callback finishes or times out, or when
-/// its guard is dropped.
-#[derive(Debug)]
-pub(crate) struct Ticket {
-    core: Arc<Core>,
-    cost: u64,
-    epoch: u64,
-    done: bool,
-    /// Whether the batch's cost is pending in the dispatcher's window, to be settled
-    /// when the batch starts or is given up.
-    claimed: bool,
-}
-
-impl Ticket {
-    /// The datastore sees the batch now: its callback starts, or its stream's consumer
-    /// receives it. From here its cost counts in the window for a second.
-    pub(crate) fn start(&mut self) {
-        if std::mem::take(&mut self.claimed) {
-            self.core.settle_claim(Some(Instant::now()), self.cost);
-        }
-    }
-
-    pub(crate) fn finish(&mut self) {
-        if std::mem::take(&mut self.claimed) {
-            // Done without having started: its operations were handed back.
-            self.core.settle_claim(None, self.cost);
-        }
-        if std::mem::replace(&mut self.done, true) {
-            return;
-        }
-        {
-            let mut inflight = lock(&self.core.inflight);
-            if inflight.epoch == self.epoch {
-                inflight.batches = inflight.batches.saturating_sub(1);
-                inflight.cost = inflight.cost.saturating_sub(self.cost);
-            }
-        }
-        if self.core.options.max_concurrent_batches.is_some() {
-            self.core.wake.notify_one();
-        }
-    }
-
-    pub(crate) fn emitter(&self) -> &Emitter {
-        &self.core.emitter
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        self.finish();
     }
 }

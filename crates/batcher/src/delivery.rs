@@ -14,7 +14,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{Instrument, Span};
 
-use crate::core::Ticket;
+use crate::inflight::Ticket;
 use crate::{Batch, Operation};
 
 pub(crate) type Callback<T> =

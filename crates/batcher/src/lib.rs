@@ -89,6 +89,7 @@ mod chunked;
 mod core;
 mod delivery;
 mod error;
+mod inflight;
 mod loops;
 mod operation;
 mod options;

@@ -170,24 +170,15 @@ pub(crate) async fn audit(core: Arc<Core>) {
 fn audit_once(core: &Core, now: Instant) {
     let max_time = core.options.max_operation_time;
     let empty = core.buffer.ops() == 0;
-    let quiet = lock(&core.last_batch).is_none_or(|at| now.duration_since(at) >= max_time);
+    let quiet = core
+        .inflight
+        .last_batch()
+        .is_none_or(|at| now.duration_since(at) >= max_time);
     if !(empty && quiet) {
         core.emitter.emit(EventName::AuditSkip, 0);
         return;
     }
-    let reset = {
-        let mut inflight = lock(&core.inflight);
-        let target = inflight.cost + core.buffer.cost();
-        if target > 0 {
-            let batches = inflight.batches;
-            inflight.epoch += 1;
-            inflight.batches = 0;
-            inflight.cost = 0;
-            Some((target, batches))
-        } else {
-            None
-        }
-    };
+    let reset = core.inflight.reset(core.buffer.cost());
     match reset {
         Some((target, batches)) => {
             core.emitter.emit_msg(

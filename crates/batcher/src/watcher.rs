@@ -14,8 +14,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::buffer::NoRoom;
-use crate::core::Ticket;
 use crate::delivery::Sink;
+use crate::inflight::Ticket;
 use crate::queue::WatcherQueue;
 use crate::{Batcher, EnqueueError, EnqueueErrorKind, Operation};
 
