@@ -6,6 +6,12 @@
 //! tested here with plain queues and no runtime. The dispatcher loop (`loops`) feeds
 //! it time, capacity and batch starts, and sleeps until what it says is next.
 //!
+//! The capacity a pass works with is what the caller passes, read from the limiter at
+//! every pass; an adjusted effective capacity (say, one cut after the datastore
+//! throttled) is a different number passed here. Several resources would each have a
+//! [`Pacer`] and an [`Allowance`](crate::pacing::Allowance), and an operation would be
+//! admitted when every resource's allowance admits its cost for that resource.
+//!
 //! Rotation: a watcher whose operation waits for the window keeps its turn (so cheaper
 //! operations behind it cannot starve it); one whose backlog used up the slice yields
 //! the next turn to the others; after a full pass the next queue goes first.

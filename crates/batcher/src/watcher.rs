@@ -316,7 +316,10 @@ impl<T: Send + 'static> Watcher<T> {
 /// A batch released to the stream keeps its operations' room in the buffer until it is
 /// received, and counts against the rate window from then (see
 /// [Rate limiting](crate::Batcher#rate-limiting)). So a consumer that falls behind holds
-/// producers back instead of letting batches pile up in memory.
+/// producers back instead of letting batches pile up in memory. With a rate limiter,
+/// batches released and not yet received count against the window as pending, so a
+/// consumer that stops reading also holds back releases to other watchers once its
+/// unreceived batches fill the window; receive promptly, or drop the stream.
 ///
 /// # Dropping the stream
 ///
