@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use events_core::{Emitter, EventName, RateLimiter};
 use tokio::sync::Notify;
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::buffer::Buffer;
-use crate::core::{Core, Padded, after, lock};
+use crate::core::Core;
+use crate::lifecycle::Lifecycle;
 use crate::options::BatcherBuilder;
 use crate::starts::Starts;
 use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loops};
@@ -108,16 +108,11 @@ impl Batcher {
             emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
             limiter: b.limiter,
             buffer: Buffer::new(buffer_size),
-            stopped: Padded(AtomicBool::new(false)),
-            started: AtomicBool::new(false),
             inflight: Default::default(),
             wake: Notify::new(),
             incoming: Mutex::new(Vec::new()),
             flush_requested: AtomicBool::new(false),
-            paused_until: Mutex::new(None),
-            cancel,
-            finished: Default::default(),
-            tasks: Mutex::new(Vec::new()),
+            lifecycle: Lifecycle::new(cancel),
             next_watcher: AtomicU64::new(0),
             starts: Starts::default(),
         });
@@ -162,17 +157,13 @@ impl Batcher {
     /// [`BatcherError::NoRuntime`].
     pub fn start(&self) -> Result<(), BatcherError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| BatcherError::NoRuntime)?;
-        if self.core.is_stopped() {
-            return Err(BatcherError::Stopped);
-        }
-        if self.core.started.swap(true, Ordering::AcqRel) {
-            return Err(BatcherError::AlreadyStarted);
-        }
+        let lifecycle = &self.core.lifecycle;
+        lifecycle.begin()?;
         let span = tracing::debug_span!("batcher");
-        let mut tasks = lock(&self.core.tasks);
-        tasks.push(handle.spawn(loops::dispatch(self.core.clone()).instrument(span.clone())));
-        tasks.push(handle.spawn(loops::capacity(self.core.clone()).instrument(span.clone())));
-        tasks.push(handle.spawn(loops::audit(self.core.clone()).instrument(span)));
+        let core = &self.core;
+        lifecycle.add_task(handle.spawn(loops::dispatch(core.clone()).instrument(span.clone())));
+        lifecycle.add_task(handle.spawn(loops::capacity(core.clone()).instrument(span.clone())));
+        lifecycle.add_task(handle.spawn(loops::audit(core.clone()).instrument(span)));
         Ok(())
     }
 
@@ -181,10 +172,7 @@ impl Batcher {
     /// Calling it again only reports the state again.
     pub async fn stop(&self) -> Stopped {
         self.core.shutdown();
-        let tasks: Vec<_> = lock(&self.core.tasks).drain(..).collect();
-        for task in tasks {
-            let _ = task.await;
-        }
+        self.core.lifecycle.join().await;
         Stopped {
             unsent: self.core.buffer.unsent(),
             inflight: self.inflight(),
@@ -202,7 +190,7 @@ impl Batcher {
     /// extends the pause.
     pub fn pause(&self) {
         let pause = self.core.options.pause_time;
-        *lock(&self.core.paused_until) = Some(after(Instant::now(), pause));
+        self.core.lifecycle.pause(pause);
         tracing::debug!(?pause, "batcher paused");
         self.core.emitter.emit(
             EventName::Pause,

@@ -1,17 +1,16 @@
 //! The state shared by the batcher handle, its loops, its watchers and its batches.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use events_core::{Emitter, EventName, RateLimiter};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use crate::buffer::Buffer;
 use crate::inflight::{Inflight, Ticket};
+use crate::lifecycle::Lifecycle;
 use crate::options::Options;
 use crate::queue::Queue;
 use crate::starts::Starts;
@@ -43,8 +42,6 @@ pub(crate) struct Core {
     pub(crate) limiter: Option<Arc<dyn RateLimiter>>,
     /// Admission, room and the buffered counters.
     pub(crate) buffer: Buffer,
-    pub(crate) stopped: Padded<AtomicBool>,
-    pub(crate) started: AtomicBool,
     /// Batches handed out and not yet done.
     pub(crate) inflight: Inflight,
     /// Wakes the dispatcher: a queue became ready, a batch is full, a batch finished.
@@ -52,12 +49,8 @@ pub(crate) struct Core {
     /// Queues that became non-empty since the dispatcher last looked.
     pub(crate) incoming: Mutex<Vec<Arc<dyn Queue>>>,
     pub(crate) flush_requested: AtomicBool,
-    pub(crate) paused_until: Mutex<Option<Instant>>,
-    /// Cancelled to stop the loops.
-    pub(crate) cancel: CancellationToken,
-    /// Cancelled once the dispatcher has released its last batch.
-    pub(crate) finished: CancellationToken,
-    pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Started, paused, stopped, and the loops' tasks.
+    pub(crate) lifecycle: Lifecycle,
     pub(crate) next_watcher: AtomicU64,
     /// When released batches started, for the dispatcher's window.
     pub(crate) starts: Starts,
@@ -76,20 +69,16 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     pub(crate) fn is_stopped(&self) -> bool {
-        self.stopped.0.load(Ordering::Acquire)
+        self.lifecycle.is_stopped()
     }
 
     /// Marks the batcher stopped; returns `true` for the call that did it.
     pub(crate) fn shutdown(&self) -> bool {
-        if self.stopped.0.swap(true, Ordering::AcqRel) {
+        if !self.lifecycle.stop() {
             return false;
         }
-        self.cancel.cancel();
         self.buffer.close();
         self.wake.notify_one();
-        if !self.started.load(Ordering::Acquire) {
-            self.finished.cancel();
-        }
         tracing::debug!(buffered = self.buffer.ops(), "batcher stopped");
         self.emitter.emit(EventName::Shutdown, 0);
         if self.owns_emitter {
@@ -107,10 +96,6 @@ impl Core {
 
     pub(crate) fn max_cost(&self) -> Option<u32> {
         self.limiter.as_ref().map(|l| l.max_capacity())
-    }
-
-    pub(crate) fn is_paused(&self, now: Instant) -> bool {
-        lock(&self.paused_until).is_some_and(|until| now < until)
     }
 
     /// Records a batch handed out and returns its ticket.
@@ -137,39 +122,6 @@ impl Core {
         match self.options.max_concurrent_batches {
             Some(max) => self.inflight_batches() < max,
             None => true,
-        }
-    }
-}
-
-/// Ends the batcher if one of its loops ends for any reason, a panic included (say, in
-/// the rate limiter it calls): the batcher stops, every stream ends, and what is
-/// buffered stays for `take_unsent`, so a failed loop loses nothing and hangs nobody.
-pub(crate) struct LoopGuard {
-    pub(crate) core: Arc<Core>,
-    pub(crate) name: &'static str,
-}
-
-impl Drop for LoopGuard {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            tracing::error!(
-                task = self.name,
-                "a batcher loop panicked; the batcher stops"
-            );
-            self.core.emitter.emit_msg(
-                EventName::Error,
-                0,
-                format!(
-                    "the batcher's {} loop panicked and the batcher stopped; take back what \
-                     was not delivered with take_unsent() and create a new batcher",
-                    self.name
-                ),
-            );
-            self.core.shutdown();
-        }
-        if self.name == "dispatch" {
-            self.core.shutdown();
-            self.core.finished.cancel();
         }
     }
 }

@@ -90,6 +90,7 @@ mod core;
 mod delivery;
 mod error;
 mod inflight;
+mod lifecycle;
 mod loops;
 mod operation;
 mod options;

@@ -6,33 +6,29 @@ use std::sync::atomic::Ordering;
 use events_core::EventName;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
-use crate::core::{Core, LoopGuard, after, lock};
+use crate::core::{Core, after, lock};
+use crate::lifecycle::LoopGuard;
 use crate::scheduler::Scheduler;
 
 /// Waits until the pause (if any) is over; returns `false` if the batcher stopped.
 async fn wait_out_pause(core: &Core, emit_resume: bool) -> bool {
     let mut paused = false;
     loop {
-        let until = *lock(&core.paused_until);
+        let until = core.lifecycle.paused_until();
         match until {
             Some(until) if Instant::now() < until => {
                 paused = true;
                 tokio::select! {
-                    _ = core.cancel.cancelled() => return false,
+                    _ = core.lifecycle.cancel.cancelled() => return false,
                     _ = sleep_until(until) => {}
                 }
             }
             _ => break,
         }
     }
-    if paused && emit_resume {
-        let mut guard = lock(&core.paused_until);
-        if guard.is_some_and(|until| Instant::now() >= until) {
-            *guard = None;
-            drop(guard);
-            tracing::debug!("batcher resumed");
-            core.emitter.emit(EventName::Resume, 0);
-        }
+    if paused && emit_resume && core.lifecycle.resume(Instant::now()) {
+        tracing::debug!("batcher resumed");
+        core.emitter.emit(EventName::Resume, 0);
     }
     true
 }
@@ -45,7 +41,7 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
     };
     let mut scheduler = Scheduler::new(core.options.flush_interval, Instant::now());
     loop {
-        if core.cancel.is_cancelled() || !wait_out_pause(&core, true).await {
+        if core.lifecycle.cancel.is_cancelled() || !wait_out_pause(&core, true).await {
             break;
         }
         let now = Instant::now();
@@ -96,7 +92,7 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         let next_tick = scheduler.next_tick();
         let deadline = pass.wake_at.map_or(next_tick, |w| w.min(next_tick));
         tokio::select! {
-            _ = core.cancel.cancelled() => break,
+            _ = core.lifecycle.cancel.cancelled() => break,
             _ = core.wake.notified() => {}
             _ = sleep_until(deadline) => {}
         }
@@ -132,10 +128,10 @@ pub(crate) async fn capacity(core: Arc<Core>) {
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = core.cancel.cancelled() => return,
+            _ = core.lifecycle.cancel.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        if core.is_paused(Instant::now()) {
+        if core.lifecycle.is_paused(Instant::now()) {
             continue;
         }
         let target = u32::try_from(core.needs_capacity()).unwrap_or(u32::MAX);
@@ -156,11 +152,11 @@ pub(crate) async fn audit(core: Arc<Core>) {
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = core.cancel.cancelled() => return,
+            _ = core.lifecycle.cancel.cancelled() => return,
             _ = ticks.tick() => {}
         }
         let now = Instant::now();
-        if core.is_paused(now) {
+        if core.lifecycle.is_paused(now) {
             continue;
         }
         audit_once(&core, now);

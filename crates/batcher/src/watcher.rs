@@ -122,7 +122,7 @@ impl WatcherBuilder {
     pub fn stream<T: Send + 'static>(self, batcher: &Batcher) -> (Watcher<T>, Batches<T>) {
         let (tx, rx) = unbounded_channel();
         let queue = Arc::new(self.queue(batcher, Sink::Stream(tx)));
-        let finished = batcher.core().finished.clone().cancelled_owned();
+        let finished = batcher.core().lifecycle.finished.clone().cancelled_owned();
         (
             Watcher {
                 queue: queue.clone(),
