@@ -319,7 +319,10 @@ impl<T: Send + 'static> Watcher<T> {
 /// producers back instead of letting batches pile up in memory. With a rate limiter,
 /// batches released and not yet received count against the window as pending, so a
 /// consumer that stops reading also holds back releases to other watchers once its
-/// unreceived batches fill the window; receive promptly, or drop the stream.
+/// unreceived batches fill the window; receive promptly, or drop the stream. For the
+/// same reason, do not wait in [`Watcher::enqueue`] on the task that reads this stream:
+/// with the buffer full of batches only that task can receive, the wait would never
+/// end (use [`Watcher::try_enqueue`] there, or read on another task).
 ///
 /// # Dropping the stream
 ///
