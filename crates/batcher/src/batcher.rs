@@ -1,15 +1,17 @@
 //! [`Batcher`]: the long-lived handle, one per datastore.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use events_core::{Emitter, EventName, RateLimiter};
 use tokio::sync::Notify;
-use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::core::{Core, Padded, lock};
+use crate::buffer::Buffer;
+use crate::core::Core;
+use crate::lifecycle::Lifecycle;
 use crate::options::BatcherBuilder;
+use crate::starts::Starts;
 use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loops};
 
 /// Releases operations to their watchers in batches, within the capacity of a rate
@@ -33,15 +35,20 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 ///   [`EnqueueErrorKind::Stopped`](crate::EnqueueErrorKind::Stopped), handing the
 ///   operation back.
 ///
-/// Dropping every handle does not stop the batcher (its loops hold it); stop it
-/// explicitly.
+/// Dropping the last `Batcher` handle stops the batcher as `stop` does, without
+/// waiting for its loops: they end on their own, streams end, and what was buffered
+/// stays with its watchers for [`Watcher::take_unsent`]. (Watchers do not keep the
+/// batcher running.)
 ///
 /// # Rate limiting
 ///
-/// The limiter's capacity is a per-second budget. The batcher remembers what it
-/// released in the last second and releases an operation only if that, plus the
-/// operation's cost, stays within the capacity read at that moment, so no sliding
-/// one-second window ever holds more than the capacity. A lowered capacity applies from
+/// The limiter's capacity is a per-second budget, counted where the datastore sees it:
+/// a batch counts from the moment its callback starts (or its stream's consumer
+/// receives it) for one second, and from its release until then as pending. The
+/// batcher releases an operation only if what counts now, plus the operation's cost,
+/// stays within the capacity read at that moment, so no sliding one-second window of
+/// batch starts ever holds more than the capacity, however late the runtime starts a
+/// callback. A lowered capacity applies from
 /// the next pass; releases already made still count. Without a limiter, releases are
 /// unlimited.
 ///
@@ -59,6 +66,21 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 #[derive(Debug, Clone)]
 pub struct Batcher {
     core: Arc<Core>,
+    /// Shared by the handles only (not by watchers or loops): stops the batcher when
+    /// the last handle goes.
+    _owner: Arc<Owner>,
+}
+
+/// Stops the batcher when the last [`Batcher`] handle is dropped.
+#[derive(Debug)]
+struct Owner(Arc<Core>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if self.0.shutdown() {
+            tracing::debug!("the last batcher handle was dropped; the batcher stopped");
+        }
+    }
 }
 
 /// What [`Batcher::stop`] left behind.
@@ -79,27 +101,24 @@ impl Batcher {
 
     pub(crate) fn from_builder(b: BatcherBuilder) -> Batcher {
         let cancel = b.cancel.map(|t| t.child_token()).unwrap_or_default();
+        let buffer_size = b.options.buffer_size;
+        let core = Arc::new(Core {
+            options: b.options,
+            owns_emitter: b.emitter.is_none(),
+            emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
+            limiter: b.limiter,
+            buffer: Buffer::new(buffer_size),
+            inflight: Default::default(),
+            wake: Notify::new(),
+            incoming: Mutex::new(Vec::new()),
+            flush_requested: AtomicBool::new(false),
+            lifecycle: Lifecycle::new(cancel),
+            next_watcher: AtomicU64::new(0),
+            starts: Starts::default(),
+        });
         Batcher {
-            core: Arc::new(Core {
-                options: b.options,
-                emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
-                limiter: b.limiter,
-                buffered: Padded::default(),
-                stopped: Padded(AtomicBool::new(false)),
-                started: AtomicBool::new(false),
-                inflight: Mutex::default(),
-                wake: Notify::new(),
-                space: Notify::new(),
-                space_waiters: AtomicUsize::new(0),
-                incoming: Mutex::new(Vec::new()),
-                flush_requested: AtomicBool::new(false),
-                paused_until: Mutex::new(None),
-                last_batch: Mutex::new(None),
-                cancel,
-                finished: Default::default(),
-                tasks: Mutex::new(Vec::new()),
-                next_watcher: AtomicU64::new(0),
-            }),
+            _owner: Arc::new(Owner(core.clone())),
+            core,
         }
     }
 
@@ -138,17 +157,13 @@ impl Batcher {
     /// [`BatcherError::NoRuntime`].
     pub fn start(&self) -> Result<(), BatcherError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| BatcherError::NoRuntime)?;
-        if self.core.is_stopped() {
-            return Err(BatcherError::Stopped);
-        }
-        if self.core.started.swap(true, Ordering::AcqRel) {
-            return Err(BatcherError::AlreadyStarted);
-        }
+        let lifecycle = &self.core.lifecycle;
+        lifecycle.begin()?;
         let span = tracing::debug_span!("batcher");
-        let mut tasks = lock(&self.core.tasks);
-        tasks.push(handle.spawn(loops::dispatch(self.core.clone()).instrument(span.clone())));
-        tasks.push(handle.spawn(loops::capacity(self.core.clone()).instrument(span.clone())));
-        tasks.push(handle.spawn(loops::audit(self.core.clone()).instrument(span)));
+        let core = &self.core;
+        lifecycle.add_task(handle.spawn(loops::dispatch(core.clone()).instrument(span.clone())));
+        lifecycle.add_task(handle.spawn(loops::capacity(core.clone()).instrument(span.clone())));
+        lifecycle.add_task(handle.spawn(loops::audit(core.clone()).instrument(span)));
         Ok(())
     }
 
@@ -157,12 +172,9 @@ impl Batcher {
     /// Calling it again only reports the state again.
     pub async fn stop(&self) -> Stopped {
         self.core.shutdown();
-        let tasks: Vec<_> = lock(&self.core.tasks).drain(..).collect();
-        for task in tasks {
-            let _ = task.await;
-        }
+        self.core.lifecycle.join().await;
         Stopped {
-            unsent: self.operations_in_buffer(),
+            unsent: self.core.buffer.unsent(),
             inflight: self.inflight(),
         }
     }
@@ -178,7 +190,7 @@ impl Batcher {
     /// extends the pause.
     pub fn pause(&self) {
         let pause = self.core.options.pause_time;
-        *lock(&self.core.paused_until) = Some(Instant::now() + pause);
+        self.core.lifecycle.pause(pause);
         tracing::debug!(?pause, "batcher paused");
         self.core.emitter.emit(
             EventName::Pause,
@@ -193,9 +205,12 @@ impl Batcher {
         self.core.wake.notify_one();
     }
 
-    /// Operations enqueued and not yet handed out.
+    /// Operations enqueued and not yet handed out: those waiting in the watchers'
+    /// queues, and those released to a stream watcher that its consumer has not yet
+    /// received. Both take room in the buffer, so a slow stream consumer holds
+    /// producers back.
     pub fn operations_in_buffer(&self) -> usize {
-        self.core.buffered.0.ops.load(Ordering::Acquire)
+        self.core.buffer.ops()
     }
 
     /// The capacity the batcher needs: the cost of everything enqueued and not yet done.
@@ -209,6 +224,13 @@ impl Batcher {
     }
 
     /// The emitter on which the batcher raises its events.
+    ///
+    /// When the batcher made it (no [`emitter`](BatcherBuilder::emitter) was given), it
+    /// is closed when the batcher stops: a subscription yields the
+    /// [`Shutdown`](EventName::Shutdown) event and then ends, so a
+    /// `while let Some(event) = subscription.next().await` loop finishes. An emitter
+    /// given to the builder is left open, since other components may share it; close it
+    /// with [`Emitter::close`] when they are done.
     pub fn emitter(&self) -> &Emitter {
         &self.core.emitter
     }

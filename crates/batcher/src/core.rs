@@ -1,16 +1,19 @@
 //! The state shared by the batcher handle, its loops, its watchers and its batches.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use events_core::{Emitter, EventName, RateLimiter};
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
+use crate::buffer::Buffer;
+use crate::inflight::{Inflight, Ticket};
+use crate::lifecycle::Lifecycle;
 use crate::options::Options;
 use crate::queue::Queue;
+use crate::starts::Starts;
 
 /// Keeps hot counters on their own cache line so producers on different cores do not
 /// invalidate each other's unrelated data.
@@ -18,50 +21,39 @@ use crate::queue::Queue;
 #[repr(align(128))]
 pub(crate) struct Padded<T>(pub(crate) T);
 
-/// What is buffered; updated on every enqueue, so both counters share one line.
-#[derive(Debug, Default)]
-pub(crate) struct Buffered {
-    pub(crate) ops: AtomicUsize,
-    pub(crate) cost: AtomicU64,
-}
-
-/// Batches handed out and not yet done. `epoch` changes when an audit resets the
-/// accounting, so that a batch from before the reset does not subtract twice.
-#[derive(Debug, Default)]
-pub(crate) struct Inflight {
-    pub(crate) batches: usize,
-    pub(crate) cost: u64,
-    pub(crate) epoch: u64,
-}
-
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `at + d`, without overflowing: a moment the clock cannot represent becomes a year
+/// from `at` (every option is at most [`MAX_DURATION`](crate::MAX_DURATION), so only
+/// a clock near its end gets there).
+pub(crate) fn after(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(crate::MAX_DURATION))
+        .unwrap_or(at)
 }
 
 pub(crate) struct Core {
     pub(crate) options: Options,
     pub(crate) emitter: Emitter,
+    /// Whether the batcher made its emitter, and so closes it when it stops.
+    pub(crate) owns_emitter: bool,
     pub(crate) limiter: Option<Arc<dyn RateLimiter>>,
-    pub(crate) buffered: Padded<Buffered>,
-    pub(crate) stopped: Padded<AtomicBool>,
-    pub(crate) started: AtomicBool,
-    pub(crate) inflight: Mutex<Inflight>,
+    /// Admission, room and the buffered counters.
+    pub(crate) buffer: Buffer,
+    /// Batches handed out and not yet done.
+    pub(crate) inflight: Inflight,
     /// Wakes the dispatcher: a queue became ready, a batch is full, a batch finished.
     pub(crate) wake: Notify,
-    /// Wakes `enqueue` calls waiting for room in the buffer.
-    pub(crate) space: Notify,
-    pub(crate) space_waiters: AtomicUsize,
     /// Queues that became non-empty since the dispatcher last looked.
     pub(crate) incoming: Mutex<Vec<Arc<dyn Queue>>>,
     pub(crate) flush_requested: AtomicBool,
-    pub(crate) paused_until: Mutex<Option<Instant>>,
-    pub(crate) last_batch: Mutex<Option<Instant>>,
-    /// Cancelled to stop the loops.
-    pub(crate) cancel: CancellationToken,
-    /// Cancelled once the dispatcher has released its last batch.
-    pub(crate) finished: CancellationToken,
-    pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Started, paused, stopped, and the loops' tasks.
+    pub(crate) lifecycle: Lifecycle,
     pub(crate) next_watcher: AtomicU64,
+    /// When released batches started, for the dispatcher's window.
+    pub(crate) starts: Starts,
 }
 
 impl std::fmt::Debug for Core {
@@ -69,7 +61,7 @@ impl std::fmt::Debug for Core {
         f.debug_struct("Core")
             .field("options", &self.options)
             .field("limiter", &self.limiter)
-            .field("buffered", &self.buffered.0.ops.load(Ordering::Relaxed))
+            .field("buffered", &self.buffer.ops())
             .field("stopped", &self.is_stopped())
             .finish_non_exhaustive()
     }
@@ -77,76 +69,53 @@ impl std::fmt::Debug for Core {
 
 impl Core {
     pub(crate) fn is_stopped(&self) -> bool {
-        self.stopped.0.load(Ordering::Acquire)
+        self.lifecycle.is_stopped()
     }
 
     /// Marks the batcher stopped; returns `true` for the call that did it.
     pub(crate) fn shutdown(&self) -> bool {
-        if self.stopped.0.swap(true, Ordering::AcqRel) {
+        if !self.lifecycle.stop() {
             return false;
         }
-        self.cancel.cancel();
-        self.space.notify_waiters();
+        self.buffer.close();
         self.wake.notify_one();
-        if !self.started.load(Ordering::Acquire) {
-            self.finished.cancel();
-        }
-        tracing::debug!(
-            buffered = self.buffered.0.ops.load(Ordering::Acquire),
-            "batcher stopped"
-        );
+        tracing::debug!(buffered = self.buffer.ops(), "batcher stopped");
         self.emitter.emit(EventName::Shutdown, 0);
+        if self.owns_emitter {
+            // Subscriptions end after the shutdown event; an emitter given to the
+            // builder may be shared with other components, so its owner closes it.
+            self.emitter.close();
+        }
         true
     }
 
     /// Cost of everything enqueued and not yet done.
     pub(crate) fn needs_capacity(&self) -> u64 {
-        self.buffered.0.cost.load(Ordering::Acquire) + lock(&self.inflight).cost
-    }
-
-    /// Hands back buffer room after operations left the buffer.
-    ///
-    /// Waiting producers are woken once a slice of the buffer is free rather than after
-    /// every batch, so that a full buffer does not wake every producer per batch.
-    pub(crate) fn release_room(&self, ops: usize, cost: u64) {
-        let before = self.buffered.0.ops.fetch_sub(ops, Ordering::SeqCst);
-        self.buffered.0.cost.fetch_sub(cost, Ordering::AcqRel);
-        if self.space_waiters.load(Ordering::SeqCst) != 0 {
-            let size = self.options.buffer_size;
-            let low_water = size - (size / 8).clamp(1, 8192);
-            if before - ops <= low_water {
-                self.space.notify_waiters();
-            }
-        }
+        self.buffer.cost() + self.inflight.cost()
     }
 
     pub(crate) fn max_cost(&self) -> Option<u32> {
         self.limiter.as_ref().map(|l| l.max_capacity())
     }
 
-    pub(crate) fn is_paused(&self, now: Instant) -> bool {
-        lock(&self.paused_until).is_some_and(|until| now < until)
-    }
-
     /// Records a batch handed out and returns its ticket.
     pub(crate) fn begin_batch(self: &Arc<Self>, cost: u64, now: Instant) -> Ticket {
-        let epoch = {
-            let mut inflight = lock(&self.inflight);
-            inflight.batches += 1;
-            inflight.cost += cost;
-            inflight.epoch
-        };
-        *lock(&self.last_batch) = Some(now);
-        Ticket {
-            core: self.clone(),
+        let epoch = self.inflight.begin(cost, now);
+        Ticket::new(
+            self.clone(),
             cost,
             epoch,
-            done: false,
-        }
+            self.limiter.is_some() && cost > 0,
+        )
+    }
+
+    /// Tells the dispatcher that a batch holding a window claim started (or never will).
+    pub(crate) fn settle_claim(&self, at: Option<Instant>, cost: u64) {
+        self.starts.report(at, cost, &self.wake);
     }
 
     pub(crate) fn inflight_batches(&self) -> usize {
-        lock(&self.inflight).batches
+        self.inflight.batches()
     }
 
     pub(crate) fn has_batch_room(&self) -> bool {
@@ -154,43 +123,5 @@ impl Core {
             Some(max) => self.inflight_batches() < max,
             None => true,
         }
-    }
-}
-
-/// Marks a batch done exactly once: when its callback finishes or times out, or when
-/// its guard is dropped.
-#[derive(Debug)]
-pub(crate) struct Ticket {
-    core: Arc<Core>,
-    cost: u64,
-    epoch: u64,
-    done: bool,
-}
-
-impl Ticket {
-    pub(crate) fn finish(&mut self) {
-        if std::mem::replace(&mut self.done, true) {
-            return;
-        }
-        {
-            let mut inflight = lock(&self.core.inflight);
-            if inflight.epoch == self.epoch {
-                inflight.batches = inflight.batches.saturating_sub(1);
-                inflight.cost = inflight.cost.saturating_sub(self.cost);
-            }
-        }
-        if self.core.options.max_concurrent_batches.is_some() {
-            self.core.wake.notify_one();
-        }
-    }
-
-    pub(crate) fn emitter(&self) -> &Emitter {
-        &self.core.emitter
-    }
-}
-
-impl Drop for Ticket {
-    fn drop(&mut self) {
-        self.finish();
     }
 }

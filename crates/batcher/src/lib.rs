@@ -84,14 +84,20 @@
 #![forbid(unsafe_code)]
 
 mod batcher;
+mod buffer;
 mod chunked;
 mod core;
+mod delivery;
 mod error;
+mod inflight;
+mod lifecycle;
 mod loops;
 mod operation;
 mod options;
 mod pacing;
 mod queue;
+mod scheduler;
+mod starts;
 mod watcher;
 mod window;
 
@@ -102,7 +108,7 @@ pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
 #[doc(inline)]
 pub use crate::operation::{BatchMetadata, Operation, OperationInfo};
 #[doc(inline)]
-pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE};
+pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE, MAX_DURATION};
 #[doc(inline)]
 pub use crate::watcher::{Batch, Batches, Watcher, WatcherBuilder};
 

@@ -1,104 +1,102 @@
 //! The batcher's loops: dispatch (flush), capacity and audit.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use events_core::EventName;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
-use crate::core::{Core, lock};
-use crate::pacing::Pacer;
-use crate::queue::{Queue, Step};
+use crate::core::{Core, after, lock};
+use crate::lifecycle::LoopGuard;
+use crate::scheduler::Scheduler;
 
 /// Waits until the pause (if any) is over; returns `false` if the batcher stopped.
 async fn wait_out_pause(core: &Core, emit_resume: bool) -> bool {
     let mut paused = false;
     loop {
-        let until = *lock(&core.paused_until);
+        let until = core.lifecycle.paused_until();
         match until {
             Some(until) if Instant::now() < until => {
                 paused = true;
                 tokio::select! {
-                    _ = core.cancel.cancelled() => return false,
+                    _ = core.lifecycle.cancel.cancelled() => return false,
                     _ = sleep_until(until) => {}
                 }
             }
             _ => break,
         }
     }
-    if paused && emit_resume {
-        let mut guard = lock(&core.paused_until);
-        if guard.is_some_and(|until| Instant::now() >= until) {
-            *guard = None;
-            drop(guard);
-            tracing::debug!("batcher resumed");
-            core.emitter.emit(EventName::Resume, 0);
-        }
+    if paused && emit_resume && core.lifecycle.resume(Instant::now()) {
+        tracing::debug!("batcher resumed");
+        core.emitter.emit(EventName::Resume, 0);
     }
     true
 }
 
 pub(crate) async fn dispatch(core: Arc<Core>) {
-    let mut queues: VecDeque<Arc<dyn Queue>> = VecDeque::new();
-    let flush_every = core.options.flush_interval;
-    let mut pacer = Pacer::new(flush_every);
-    let mut next_tick = Instant::now() + flush_every;
+    // Stops the batcher and ends every stream when the loop ends, even by a panic.
+    let _guard = LoopGuard {
+        core: core.clone(),
+        name: "dispatch",
+    };
+    let mut scheduler = Scheduler::new(core.options.flush_interval, Instant::now());
     loop {
-        if core.cancel.is_cancelled() || !wait_out_pause(&core, true).await {
+        if core.lifecycle.cancel.is_cancelled() || !wait_out_pause(&core, true).await {
             break;
         }
         let now = Instant::now();
-        let ticked = now >= next_tick;
-        if ticked {
-            // Ticks stay on their grid rather than drifting by each wake-up's lateness,
-            // so that a second holds as many slices as it should.
-            next_tick += flush_every;
-            if next_tick <= now {
-                next_tick = now + flush_every;
-            }
-        }
+        let ticked = scheduler.tick(now);
         let requested = core.flush_requested.swap(false, Ordering::AcqRel);
         let forced = ticked || requested;
-        queues.extend(lock(&core.incoming).drain(..));
+        scheduler.add(lock(&core.incoming).drain(..));
+        let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
+        if capacity.is_some() {
+            scheduler.settle(core.starts.drain());
+        }
 
         // A flush is a pass that is forced or releases something; announce it when
         // one of those becomes known.
         let mut flush = Flush {
             emit: core.options.emit_flush,
             announced: false,
-            buffered: core.buffered.0.ops.load(Ordering::Acquire),
+            buffered: core.buffer.ops(),
         };
         if forced {
             flush.announce(&core);
         }
-        let (released, wake_at) = pass(
-            &core,
-            &mut queues,
-            &mut pacer,
-            now,
-            ticked,
-            forced,
-            &mut flush,
-        )
-        .await;
+        let pass = scheduler
+            .pass(
+                now,
+                capacity,
+                ticked,
+                forced,
+                &|| core.has_batch_room(),
+                &mut || flush.announce(&core),
+            )
+            .await;
         if flush.emit && flush.announced {
-            core.emitter.emit(EventName::FlushDone, released as i64);
+            core.emitter
+                .emit(EventName::FlushDone, pass.released as i64);
         }
-        if released > 0 {
+        if pass.released > 0 {
             // More may have arrived while we released: look again before sleeping.
             tokio::task::yield_now().await;
             continue;
         }
-        let deadline = wake_at.map_or(next_tick, |w| w.min(next_tick));
+        if pass.awaits_starts {
+            // Batches released and not yet started hold the window: the next start
+            // wakes us to learn when it expires. A start reported since we looked
+            // wakes us at once.
+            core.starts.await_next(&core.wake);
+        }
+        let next_tick = scheduler.next_tick();
+        let deadline = pass.wake_at.map_or(next_tick, |w| w.min(next_tick));
         tokio::select! {
-            _ = core.cancel.cancelled() => break,
+            _ = core.lifecycle.cancel.cancelled() => break,
             _ = core.wake.notified() => {}
             _ = sleep_until(deadline) => {}
         }
     }
-    core.shutdown();
-    core.finished.cancel();
 }
 
 struct Flush {
@@ -117,106 +115,23 @@ impl Flush {
     }
 }
 
-/// Releases what is ready within the paced allowance, the window and the concurrency
-/// limit; returns the number of operations released and when something will next be
-/// ready. `ticked` says whether this pass is a flush tick, which grants a slice.
-async fn pass(
-    core: &Arc<Core>,
-    queues: &mut VecDeque<Arc<dyn Queue>>,
-    pacer: &mut Pacer,
-    now: Instant,
-    ticked: bool,
-    forced: bool,
-    flush: &mut Flush,
-) -> (usize, Option<Instant>) {
-    let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
-    if let Some(capacity) = capacity {
-        pacer.refill(now, capacity, ticked);
-    }
-    let mut released = 0usize;
-    let mut wake_at: Option<Instant> = None;
-    let earliest = |at: Instant, wake_at: &mut Option<Instant>| {
-        *wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
-    };
-    let mut i = 0;
-    'queues: while i < queues.len() {
-        // Whether queue `i` has released a batch in this pass.
-        let mut served = false;
-        loop {
-            if !core.has_batch_room() {
-                // A finishing batch wakes the dispatcher.
-                break 'queues;
-            }
-            let allowance = capacity.map(|c| pacer.allowance(c));
-            let queue = &queues[i];
-            match queue.release(now, forced, allowance, &mut || flush.announce(core)) {
-                Step::Released { ops, cost } => {
-                    released += ops;
-                    served = true;
-                    if capacity.is_some() {
-                        // Counted from the moment it left, not from the start of the
-                        // pass: a pass may yield, and a release must stay in the
-                        // window for a full second after the datastore could see it.
-                        pacer.record(Instant::now(), cost);
-                    }
-                    // Each batch spawns a task or wakes a stream; let them run now and
-                    // then rather than piling up behind a long pass.
-                    tokio::task::consume_budget().await;
-                }
-                Step::Lingering { until } => {
-                    earliest(until, &mut wake_at);
-                    i += 1;
-                    continue 'queues;
-                }
-                Step::Blocked { cost } => {
-                    // Held back by the window: wake when it has room. Held back by the
-                    // paced allowance only: the next tick grants more.
-                    if let Some(at) = capacity.and_then(|c| pacer.window_fits_later(cost, c)) {
-                        earliest(at, &mut wake_at);
-                    }
-                    let exhausted = allowance.is_some_and(|a| a.paced == 0);
-                    if exhausted && served {
-                        // The slice ran out while this queue was served: the next queue
-                        // goes first next time, so that one backlog cannot keep the
-                        // others waiting.
-                        queues.rotate_left((i + 1) % queues.len());
-                    } else {
-                        // The blocked operation goes first next time so that cheaper
-                        // ones behind it cannot starve it.
-                        queues.rotate_left(i);
-                    }
-                    return (released, wake_at);
-                }
-                Step::Empty => {
-                    if queues[i].unschedule() {
-                        i += 1;
-                    } else {
-                        queues.remove(i);
-                    }
-                    continue 'queues;
-                }
-            }
-        }
-    }
-    if !queues.is_empty() {
-        queues.rotate_left(1);
-    }
-    (released, wake_at)
-}
-
 pub(crate) async fn capacity(core: Arc<Core>) {
     let Some(limiter) = core.limiter.clone() else {
         return;
     };
+    let _guard = LoopGuard {
+        core: core.clone(),
+        name: "capacity",
+    };
     let every = core.options.capacity_interval;
-    let mut ticks = interval_at(Instant::now() + every, every);
+    let mut ticks = interval_at(after(Instant::now(), every), every);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = core.cancel.cancelled() => return,
+            _ = core.lifecycle.cancel.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        if core.is_paused(Instant::now()) {
+        if core.lifecycle.is_paused(Instant::now()) {
             continue;
         }
         let target = u32::try_from(core.needs_capacity()).unwrap_or(u32::MAX);
@@ -228,16 +143,20 @@ pub(crate) async fn capacity(core: Arc<Core>) {
 }
 
 pub(crate) async fn audit(core: Arc<Core>) {
+    let _guard = LoopGuard {
+        core: core.clone(),
+        name: "audit",
+    };
     let every = core.options.audit_interval;
-    let mut ticks = interval_at(Instant::now() + every, every);
+    let mut ticks = interval_at(after(Instant::now(), every), every);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = core.cancel.cancelled() => return,
+            _ = core.lifecycle.cancel.cancelled() => return,
             _ = ticks.tick() => {}
         }
         let now = Instant::now();
-        if core.is_paused(now) {
+        if core.lifecycle.is_paused(now) {
             continue;
         }
         audit_once(&core, now);
@@ -246,25 +165,16 @@ pub(crate) async fn audit(core: Arc<Core>) {
 
 fn audit_once(core: &Core, now: Instant) {
     let max_time = core.options.max_operation_time;
-    let empty = core.buffered.0.ops.load(Ordering::Acquire) == 0;
-    let quiet = lock(&core.last_batch).is_none_or(|at| now.duration_since(at) >= max_time);
+    let empty = core.buffer.ops() == 0;
+    let quiet = core
+        .inflight
+        .last_batch()
+        .is_none_or(|at| now.duration_since(at) >= max_time);
     if !(empty && quiet) {
         core.emitter.emit(EventName::AuditSkip, 0);
         return;
     }
-    let reset = {
-        let mut inflight = lock(&core.inflight);
-        let target = inflight.cost + core.buffered.0.cost.load(Ordering::Acquire);
-        if target > 0 {
-            let batches = inflight.batches;
-            inflight.epoch += 1;
-            inflight.batches = 0;
-            inflight.cost = 0;
-            Some((target, batches))
-        } else {
-            None
-        }
-    };
+    let reset = core.inflight.reset(core.buffer.cost());
     match reset {
         Some((target, batches)) => {
             core.emitter.emit_msg(

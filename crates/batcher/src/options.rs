@@ -12,6 +12,12 @@ use crate::{Batcher, BatcherError};
 /// The largest buffer a batcher accepts.
 pub const MAX_BUFFER_SIZE: usize = 1 << 30;
 
+/// The longest duration any batcher or watcher option accepts: one year.
+///
+/// Longer intervals would overflow the clock when added to the present moment; a year
+/// is as good as "never" for every option that takes a duration.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
     pub(crate) buffer_size: usize,
@@ -100,31 +106,34 @@ impl BatcherBuilder {
 
     /// How often partial batches are flushed and, with a rate limiter, how often a
     /// slice of its capacity (capacity × interval / 1 s) is granted
-    /// (see [Pacing](crate#pacing)).
+    /// (see [Pacing](crate#pacing)). Above zero and at most [`MAX_DURATION`].
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.options.flush_interval = interval;
         self
     }
 
-    /// How often the batcher tells the limiter what it needs (`give_me`).
+    /// How often the batcher tells the limiter what it needs (`give_me`); above zero
+    /// and at most [`MAX_DURATION`].
     pub fn capacity_interval(mut self, interval: Duration) -> Self {
         self.options.capacity_interval = interval;
         self
     }
 
-    /// How often the batcher checks its own accounting.
+    /// How often the batcher checks its own accounting; above zero and at most
+    /// [`MAX_DURATION`].
     pub fn audit_interval(mut self, interval: Duration) -> Self {
         self.options.audit_interval = interval;
         self
     }
 
-    /// How long a callback batch may run before it counts as done; watchers may override.
+    /// How long a callback batch may run before it counts as done; watchers may
+    /// override. Above zero and at most [`MAX_DURATION`].
     pub fn max_operation_time(mut self, time: Duration) -> Self {
         self.options.max_operation_time = time;
         self
     }
 
-    /// How long [`Batcher::pause`] stops the loops.
+    /// How long [`Batcher::pause`] stops the loops; at most [`MAX_DURATION`].
     pub fn pause_time(mut self, time: Duration) -> Self {
         self.options.pause_time = time;
         self
@@ -164,7 +173,8 @@ impl BatcherBuilder {
     /// though no flush tick came; zero releases operations as soon as capacity allows.
     ///
     /// Full batches never wait. The flush tick releases partial batches too, so a linger
-    /// longer than the flush interval has no effect. Defaults to the flush interval.
+    /// longer than the flush interval has no effect. Defaults to the flush interval; at
+    /// most [`MAX_DURATION`].
     /// Because timers fire a millisecond or two late, a partial batch is due two
     /// milliseconds before its linger ends, so that it does not wait longer than the linger.
     pub fn linger(mut self, linger: Duration) -> Self {
@@ -189,21 +199,31 @@ impl BatcherBuilder {
     ///
     /// # Errors
     ///
-    /// [`BatcherError::InvalidOption`] naming the option that cannot work.
+    /// [`BatcherError::InvalidOption`] naming the option that cannot work: a zero or
+    /// too large buffer, a zero interval or max operation time, a duration longer than
+    /// [`MAX_DURATION`], or zero max concurrent batches.
     pub fn build(mut self) -> Result<Batcher, BatcherError> {
         let o = &self.options;
         let invalid = |option, reason| Err(BatcherError::InvalidOption { option, reason });
         if o.buffer_size == 0 || o.buffer_size > MAX_BUFFER_SIZE {
             return invalid("buffer_size", "use a size between 1 and MAX_BUFFER_SIZE");
         }
-        for (option, d) in [
-            ("flush_interval", o.flush_interval),
-            ("capacity_interval", o.capacity_interval),
-            ("audit_interval", o.audit_interval),
-            ("max_operation_time", o.max_operation_time),
+        for (option, d, may_be_zero) in [
+            ("flush_interval", o.flush_interval, false),
+            ("capacity_interval", o.capacity_interval, false),
+            ("audit_interval", o.audit_interval, false),
+            ("max_operation_time", o.max_operation_time, false),
+            ("pause_time", o.pause_time, true),
+            ("linger", o.linger, true),
         ] {
-            if d.is_zero() {
+            if d.is_zero() && !may_be_zero {
                 return invalid(option, "use a duration above zero");
+            }
+            if d > MAX_DURATION {
+                return invalid(
+                    option,
+                    "use a duration of at most MAX_DURATION (one year), which already means never",
+                );
             }
         }
         if o.max_concurrent_batches == Some(0) {

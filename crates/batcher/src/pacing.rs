@@ -19,8 +19,10 @@
 //!   the overdraft before anything else goes. So an operation costing more than a slice
 //!   never starves: it waits only until the allowance is positive and the window allows
 //!   it, and one pass releases at most its allowance plus one operation's cost.
-//! * The window is the hard bound: no half-open one-second window ever holds more than
-//!   the capacity read at the time of each release.
+//! * The window is the hard bound: no half-open one-second window of batch *starts*
+//!   (when a callback starts or a stream's consumer receives the batch, which is when
+//!   the datastore sees it) ever holds more than the capacity read at the time of each
+//!   release. A released batch counts as pending until it starts (see [`Window`]).
 
 use std::time::Duration;
 
@@ -83,7 +85,7 @@ impl Pacer {
         let grant = i128::from(capacity).saturating_mul(elapsed.as_nanos() as i128);
         let ceiling = i128::from(
             self.window
-                .available_by(capacity, now + self.flush_interval / 2),
+                .available_by(capacity, crate::core::after(now, self.flush_interval / 2)),
         ) * NANOS;
         self.credit = self.credit.saturating_add(grant).min(ceiling);
     }
@@ -96,9 +98,21 @@ impl Pacer {
         }
     }
 
-    pub(crate) fn record(&mut self, now: Instant, cost: u64) {
-        self.window.record(now, cost);
+    /// Spends `cost` of the allowance on a batch released now; it counts in the window
+    /// as pending until [`settle`](Self::settle) says when it started.
+    pub(crate) fn release(&mut self, cost: u64) {
+        self.window.claim(cost);
         self.credit -= i128::from(cost) * NANOS;
+    }
+
+    /// A released batch started at `at` (or, with `None`, never will).
+    pub(crate) fn settle(&mut self, at: Option<Instant>, cost: u64) {
+        self.window.settle(at, cost);
+    }
+
+    /// Cost released and not yet started.
+    pub(crate) fn pending(&self) -> u64 {
+        self.window.pending()
     }
 
     /// When the window will have room for `cost`; `None` if it has room already (then
@@ -117,6 +131,14 @@ mod tests {
     use super::*;
 
     const TICK: Duration = Duration::from_millis(100);
+
+    impl Pacer {
+        /// Releases `cost` and starts it at once.
+        fn record(&mut self, at: Instant, cost: u64) {
+            self.release(cost);
+            self.settle(Some(at), cost);
+        }
+    }
 
     #[tokio::test(start_paused = true)]
     async fn slices_are_granted_per_tick_and_carried_up_to_the_window() {
@@ -204,5 +226,80 @@ mod tests {
             p.window_fits_later(100, 1_000),
             Some(t0 + TICK * 10 + Duration::from_millis(2))
         );
+    }
+
+    /// The largest cost started in any half-open one-second window.
+    fn max_window(starts: &mut [(Instant, u64)]) -> u64 {
+        starts.sort_by_key(|s| s.0);
+        let (mut max, mut lo, mut sum) = (0, 0, 0);
+        for &(at, cost) in starts.iter() {
+            sum += cost;
+            while at.duration_since(starts[lo].0) >= Duration::from_secs(1) {
+                sum -= starts[lo].1;
+                lo += 1;
+            }
+            max = max.max(sum);
+        }
+        max
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+        /// The dispatcher's rule, run against a simulated runtime that starts each
+        /// batch after a random scheduling delay and reports the start after a random
+        /// lag: the window of starts never holds more than the capacity, and a modest
+        /// backlog still all goes.
+        #[test]
+        fn the_window_holds_at_callback_start_whatever_the_scheduling_delays(
+            capacity in 1u64..=2_000,
+            tick_ms in 5u64..=200,
+            costs in proptest::collection::vec(0u64..=2_000, 1..200),
+            delays in proptest::collection::vec(0u64..=400, 1..64),
+            lags in proptest::collection::vec(0u64..=60, 1..64),
+        ) {
+            let ms = Duration::from_millis;
+            let costs: Vec<u64> = costs.iter().map(|c| c % (capacity + 1)).collect();
+            let t0 = Instant::now();
+            let mut pacer = Pacer::new(ms(tick_ms));
+            let mut next_tick = t0 + ms(tick_ms);
+            let (mut next, mut batch) = (0usize, 0usize);
+            let mut starts = Vec::new();
+            // Starts the simulated runtime has made and not yet reported.
+            let mut unreported: Vec<(Instant, Instant, u64)> = Vec::new();
+            for step in 0..10_000u64 {
+                let now = t0 + ms(step);
+                unreported.retain(|&(report, start, cost)| {
+                    let due = report <= now;
+                    if due {
+                        pacer.settle(Some(start), cost);
+                    }
+                    !due
+                });
+                let ticked = now >= next_tick;
+                if ticked {
+                    next_tick += ms(tick_ms);
+                }
+                pacer.refill(now, capacity, step == 0 || ticked);
+                while let Some(&cost) = costs.get(next) {
+                    if !pacer.allowance(capacity).admits(0, cost) {
+                        break;
+                    }
+                    pacer.release(cost);
+                    let start = now + ms(delays[batch % delays.len()]);
+                    let report = start + ms(lags[batch % lags.len()]);
+                    starts.push((start, cost));
+                    unreported.push((report, start, cost));
+                    next += 1;
+                    batch += 1;
+                }
+            }
+            let max = max_window(&mut starts);
+            proptest::prop_assert!(max <= capacity, "{max} started in a second, capacity {capacity}");
+            let backlog: u64 = costs.iter().sum();
+            if backlog <= 3 * capacity {
+                proptest::prop_assert_eq!(next, costs.len(), "a backlog of {} stayed behind", backlog);
+            }
+        }
     }
 }

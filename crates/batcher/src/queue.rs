@@ -1,32 +1,20 @@
 //! The per-watcher queue: typed, sharded by producing thread, type-erased for the
 //! dispatcher through the [`Queue`] trait.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use events_core::{BoxFuture, EventName};
-use futures::FutureExt;
-use tokio::sync::mpsc::UnboundedSender;
+use events_core::EventName;
 use tokio::time::Instant;
-use tracing::Instrument;
 
 use crate::chunked::Chunked;
-use crate::core::{Core, Padded, Ticket, lock};
+use crate::core::{Core, Padded, after, lock};
+use crate::delivery::Sink;
 use crate::pacing::Allowance;
-use crate::{Batch, BatchMetadata, Operation};
+use crate::{BatchMetadata, Operation};
 
 const TIMER_SLACK: Duration = Duration::from_millis(2);
-
-pub(crate) type Callback<T> =
-    Arc<dyn Fn(Vec<Operation<T>>) -> BoxFuture<'static, ()> + Send + Sync>;
-
-/// Where a watcher's batches go.
-pub(crate) enum Sink<T> {
-    Callback(Callback<T>),
-    Stream(UnboundedSender<Batch<T>>),
-}
 
 pub(crate) struct Shard<T> {
     pub(crate) ops: Chunked<Operation<T>>,
@@ -159,29 +147,9 @@ impl<T: Send + 'static> WatcherQueue<T> {
         }
         let cost = out.iter().map(|op| u64::from(op.cost())).sum();
         if !out.is_empty() {
-            self.core.release_room(out.len(), cost);
+            self.core.buffer.release(out.len(), cost);
         }
         out
-    }
-
-    fn deliver(&self, ops: Vec<Operation<T>>, ticket: Ticket) {
-        match &self.sink {
-            Sink::Callback(callback) => {
-                let callback = callback.clone();
-                let max_time = self.max_operation_time;
-                let watcher = self.id;
-                tokio::spawn(
-                    run_callback(callback, ops, ticket, max_time, watcher).in_current_span(),
-                );
-            }
-            Sink::Stream(tx) => {
-                // The stream can be dropped after `release` looked; its batch is kept
-                // for `take_unsent` like the ones the stream held.
-                if let Err(unsent) = tx.send(Batch::new(ops, ticket)) {
-                    self.restore(unsent.0.into_operations());
-                }
-            }
-        }
     }
 }
 
@@ -203,52 +171,12 @@ impl<T> WatcherQueue<T> {
             cost += u64::from(op.cost());
         }
         let count = ops.len();
-        self.core.buffered.0.ops.fetch_add(count, Ordering::SeqCst);
-        self.core.buffered.0.cost.fetch_add(cost, Ordering::AcqRel);
+        self.core.buffer.undelivered(count, cost);
         lock(&self.returned).extend(ops);
         tracing::debug!(
             watcher = self.id,
             operations = count,
             "batch stream dropped; its operations are kept for take_unsent"
-        );
-    }
-}
-
-async fn run_callback<T>(
-    callback: Callback<T>,
-    ops: Vec<Operation<T>>,
-    mut ticket: Ticket,
-    max_time: Duration,
-    watcher: u64,
-) {
-    let run = AssertUnwindSafe(async move { callback(ops).await }).catch_unwind();
-    tokio::pin!(run);
-    let outcome = match tokio::time::timeout(max_time, &mut run).await {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            tracing::debug!(
-                watcher,
-                ?max_time,
-                "batch exceeded the max operation time; it counts as done"
-            );
-            ticket.finish();
-            run.await
-        }
-    };
-    ticket.finish();
-    if let Err(panic) = outcome {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a non-string panic".to_owned());
-        ticket.emitter().emit_msg(
-            EventName::Error,
-            watcher as i64,
-            format!(
-                "the callback of watcher {watcher} panicked ({what}); its batch was marked done \
-                 and the batcher goes on. Handle failures inside the callback"
-            ),
         );
     }
 }
@@ -281,8 +209,12 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         };
         // Timers fire a millisecond or two late; aiming that much early keeps the wait
         // within the linger.
-        let due = oldest + self.core.options.linger.saturating_sub(TIMER_SLACK);
-        let ripe = forced || lone || total >= self.max_batch_size || due <= now;
+        let due = after(oldest, self.core.options.linger.saturating_sub(TIMER_SLACK));
+        let ripe = forced
+            || lone
+            || total >= self.max_batch_size
+            || due <= now
+            || self.core.buffer.is_full();
         if !ripe {
             return Step::Lingering { until: due };
         }
@@ -327,7 +259,11 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
             op.mark_attempt();
         }
         let ticket = self.core.begin_batch(cost, now);
-        self.core.release_room(count, cost);
+        if self.sink.holds_room() {
+            self.core.buffer.hold_for_delivery(count, cost);
+        } else {
+            self.core.buffer.release(count, cost);
+        }
         if self.core.options.emit_batch {
             self.core
                 .emitter
@@ -335,7 +271,12 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
                     e.with_metadata(BatchMetadata::of(self.id, &batch))
                 });
         }
-        self.deliver(batch, ticket);
+        if let Err(unsent) = self
+            .sink
+            .deliver(self.id, batch, ticket, self.max_operation_time)
+        {
+            self.restore(unsent);
+        }
         Step::Released { ops: count, cost }
     }
 
@@ -375,8 +316,7 @@ mod tests {
             Sink::Stream(tx),
         ));
         for i in 0..3u8 {
-            core.buffered.0.ops.fetch_add(1, Ordering::SeqCst);
-            core.buffered.0.cost.fetch_add(2, Ordering::SeqCst);
+            core.buffer.try_admit(2).unwrap();
             queue.push(Operation::new(i, 2));
         }
         let step = queue.release(Instant::now(), true, None, &mut || {});

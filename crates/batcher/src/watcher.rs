@@ -13,8 +13,10 @@ use futures::Stream;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::core::Ticket;
-use crate::queue::{Sink, WatcherQueue};
+use crate::buffer::NoRoom;
+use crate::delivery::Sink;
+use crate::inflight::Ticket;
+use crate::queue::WatcherQueue;
 use crate::{Batcher, EnqueueError, EnqueueErrorKind, Operation};
 
 /// Options of a [`Watcher`]; finish with [`callback`](WatcherBuilder::callback) or
@@ -44,9 +46,10 @@ impl WatcherBuilder {
 
     /// How long a callback batch may run before it counts as done, overriding the
     /// batcher's [`max_operation_time`](crate::BatcherBuilder::max_operation_time); zero
-    /// keeps the batcher's.
+    /// keeps the batcher's. A time above [`MAX_DURATION`](crate::MAX_DURATION) is taken
+    /// as that (a year, as good as never).
     pub fn max_operation_time(mut self, time: Duration) -> Self {
-        self.max_operation_time = Some(time).filter(|t| !t.is_zero());
+        self.max_operation_time = Some(time.min(crate::MAX_DURATION)).filter(|t| !t.is_zero());
         self
     }
 
@@ -80,7 +83,7 @@ impl WatcherBuilder {
         F: Fn(Vec<Operation<T>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let sink = Sink::Callback(Arc::new(move |ops| Box::pin(callback(ops))));
+        let sink = Sink::callback(Arc::new(move |ops| Box::pin(callback(ops))));
         Watcher {
             queue: Arc::new(self.queue(batcher, sink)),
         }
@@ -97,7 +100,6 @@ impl WatcherBuilder {
     ///
     /// ```
     /// use batcher::{Batcher, Operation, Watcher};
-    /// use futures::StreamExt;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -120,7 +122,7 @@ impl WatcherBuilder {
     pub fn stream<T: Send + 'static>(self, batcher: &Batcher) -> (Watcher<T>, Batches<T>) {
         let (tx, rx) = unbounded_channel();
         let queue = Arc::new(self.queue(batcher, Sink::Stream(tx)));
-        let finished = batcher.core().finished.clone().cancelled_owned();
+        let finished = batcher.core().lifecycle.finished.clone().cancelled_owned();
         (
             Watcher {
                 queue: queue.clone(),
@@ -211,25 +213,27 @@ impl<T: Send + 'static> Watcher<T> {
     ///
     /// Dropping the future before it completes drops `op` with it; it was not enqueued.
     pub async fn enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
-        let mut op = self.check(op)?;
         let core = &self.queue.core;
-        loop {
-            match self.reserve_and_push(op) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_buffer_full() && !core.options.error_on_full_buffer => {
-                    op = e.into_operation();
+        let op = match self.reserve_and_push(self.check(op)?) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_buffer_full() && !core.options.error_on_full_buffer => {
+                e.into_operation()
+            }
+            Err(e) => return Err(e),
+        };
+        // The enqueue that filled the buffer woke the dispatcher already.
+        match core.buffer.admit(op.cost()).await {
+            Ok(full) => {
+                if self.queue.closed.load(Ordering::Acquire) {
+                    core.buffer.release(1, u64::from(op.cost()));
+                    return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
                 }
-                Err(e) => return Err(e),
+                self.push_admitted(op, full);
+                Ok(())
             }
-            let notified = core.space.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            core.space_waiters.fetch_add(1, Ordering::SeqCst);
-            let full = core.buffered.0.ops.load(Ordering::SeqCst) >= core.options.buffer_size;
-            if full && !core.is_stopped() {
-                notified.await;
+            Err(NoRoom::Closed) | Err(NoRoom::Full) => {
+                Err(EnqueueError::new(EnqueueErrorKind::Stopped, op))
             }
-            core.space_waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -277,24 +281,48 @@ impl<T: Send + 'static> Watcher<T> {
         if self.queue.closed.load(Ordering::Acquire) {
             return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
         }
-        let size = core.options.buffer_size;
-        let buffered = &core.buffered.0;
-        if buffered.ops.fetch_add(1, Ordering::SeqCst) >= size {
-            buffered.ops.fetch_sub(1, Ordering::SeqCst);
-            let kind = EnqueueErrorKind::BufferFull { buffer_size: size };
-            return Err(EnqueueError::new(kind, op));
+        match core.buffer.try_admit(op.cost()) {
+            Ok(full) => {
+                self.push_admitted(op, full);
+                Ok(())
+            }
+            Err(NoRoom::Full) => {
+                let kind = EnqueueErrorKind::BufferFull {
+                    buffer_size: core.buffer.size(),
+                };
+                Err(EnqueueError::new(kind, op))
+            }
+            Err(NoRoom::Closed) => Err(EnqueueError::new(EnqueueErrorKind::Stopped, op)),
         }
-        buffered
-            .cost
-            .fetch_add(u64::from(op.cost()), Ordering::AcqRel);
+    }
+
+    #[inline]
+    fn push_admitted(&self, op: Operation<T>, full: bool) {
         self.queue.push(op);
-        Ok(())
+        if full {
+            // A full buffer releases what it holds without waiting for a tick or a
+            // full batch: tell the dispatcher.
+            self.queue.core.wake.notify_one();
+        }
     }
 }
 
 /// The stream of batches of a watcher made with [`WatcherBuilder::stream`].
 ///
 /// It ends once the batcher has stopped and every batch it released has been received.
+///
+/// # Backpressure
+///
+/// A batch released to the stream keeps its operations' room in the buffer until it is
+/// received, and counts against the rate window from then (see
+/// [Rate limiting](crate::Batcher#rate-limiting)). So a consumer that falls behind holds
+/// producers back instead of letting batches pile up in memory. With a rate limiter,
+/// batches released and not yet received count against the window as pending, so a
+/// consumer that stops reading also holds back releases to other watchers once its
+/// unreceived batches fill the window; receive promptly, or drop the stream. For the
+/// same reason, do not wait in [`Watcher::enqueue`] on the task that reads this stream:
+/// with the buffer full of batches only that task can receive, the wait would never
+/// end (use [`Watcher::try_enqueue`] there, or read on another task).
 ///
 /// # Dropping the stream
 ///
@@ -317,6 +345,19 @@ impl<T> fmt::Debug for Batches<T> {
         f.debug_struct("Batches")
             .field("watcher", &self.queue.id)
             .finish_non_exhaustive()
+    }
+}
+
+impl<T> Batches<T> {
+    /// The next batch; `None` once the batcher has stopped and every batch it released
+    /// has been received. The same as [`StreamExt::next`](futures::StreamExt::next),
+    /// without importing it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a batch is taken from the stream only when the future completes.
+    pub async fn next(&mut self) -> Option<Batch<T>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 }
 
@@ -344,13 +385,20 @@ impl<T> Stream for Batches<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Batch<T>>> {
         let this = self.get_mut();
-        if let Poll::Ready(batch) = this.rx.poll_recv(cx) {
-            return Poll::Ready(batch);
+        let mut batch = match this.rx.poll_recv(cx) {
+            Poll::Ready(batch) => batch,
+            Poll::Pending => match this.finished.as_mut().poll(cx) {
+                Poll::Ready(()) => this.rx.try_recv().ok(),
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        if let Some(batch) = &mut batch {
+            // Received: the datastore may see it from now, and its operations no longer
+            // hold buffer room.
+            batch.ticket.start();
+            this.queue.core.buffer.delivered(batch.len());
         }
-        match this.finished.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(this.rx.try_recv().ok()),
-            Poll::Pending => Poll::Pending,
-        }
+        Poll::Ready(batch)
     }
 }
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use batcher::{Batcher, Operation, Watcher};
 use events_core::EventName;
-use futures::StreamExt;
 use support::{Events, eventually, next_within, reporting_watcher};
 use tokio::sync::{Semaphore, mpsc};
 

@@ -133,3 +133,33 @@ async fn unlimited_batch_size_takes_everything_buffered() {
     assert_eq!(got.payloads, (0..500).collect::<Vec<_>>());
     batcher.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_full_buffer_releases_a_partial_batch_without_waiting_for_the_tick() {
+    // Go-batcher's shape: a one-operation buffer, unlimited batch size, a long tick.
+    let batcher = Batcher::builder()
+        .buffer_size(1)
+        .flush_interval(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let (watcher, mut rx) = reporting_watcher(&batcher, Watcher::builder());
+    batcher.start().unwrap();
+    let t0 = Instant::now();
+    let producer = tokio::spawn(async move {
+        for i in 0..50u32 {
+            watcher.enqueue(Operation::new(i, 1)).await.unwrap();
+        }
+    });
+    let mut seen = Vec::new();
+    while seen.len() < 50 {
+        seen.extend(next_within(&mut rx, Duration::from_secs(1)).await.payloads);
+    }
+    producer.await.unwrap();
+    assert_eq!(seen, (0..50).collect::<Vec<_>>());
+    assert!(
+        Instant::now() - t0 < Duration::from_secs(1),
+        "50 operations through a one-slot buffer waited {:?} for ticks",
+        Instant::now() - t0
+    );
+    batcher.stop().await;
+}

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use batcher::{Batcher, Operation, Watcher};
 use events_core::EventName;
-use futures::StreamExt;
 use support::{Events, TestLimiter, next_within, reporting_watcher};
 use tokio_util::sync::CancellationToken;
 

@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use crate::subscription::Subscription;
 use crate::{Event, EventName};
@@ -37,6 +38,11 @@ struct Inner {
     next_id: AtomicU64,
     tx: broadcast::Sender<Event>,
     capacity: usize,
+    /// Cancelled by [`Emitter::close`]: subscriptions end once they have yielded what
+    /// was raised before.
+    closed: CancellationToken,
+    /// The same as `closed.is_cancelled()`, without the token's lock, for every emit.
+    is_closed: AtomicBool,
 }
 
 /// Raises [`Event`]s to callback listeners, stream subscribers and `tracing`.
@@ -99,6 +105,8 @@ impl Emitter {
                 next_id: AtomicU64::new(0),
                 tx,
                 capacity,
+                closed: CancellationToken::new(),
+                is_closed: AtomicBool::new(false),
             }),
         }
     }
@@ -154,14 +162,33 @@ impl Emitter {
     /// The stream is bounded by the emitter's subscription capacity: a subscriber that
     /// falls further behind loses the oldest events and receives
     /// [`Lagged`](crate::Lagged) with the number it missed. The emitter never waits for a
-    /// subscriber. Dropping the [`Subscription`] unsubscribes.
+    /// subscriber. Dropping the [`Subscription`] unsubscribes. The stream ends when the
+    /// emitter is [closed](Emitter::close) (at once if it is closed already) or every
+    /// handle of it is dropped.
     pub fn subscribe(&self) -> Subscription {
         let rx = self.inner.tx.subscribe();
         Subscription::new(
             rx,
             self.inner.observers.clone(),
             self.inner.subscribers.clone(),
+            self.inner.closed.clone(),
         )
+    }
+
+    /// Ends every subscription, now and later, once it has yielded the events raised
+    /// before; a component calls it when it stops, so that a
+    /// `while let Some(event) = subscription.next().await` loop ends with it.
+    ///
+    /// Events raised after the close reach listeners (and `tracing`) only: listeners
+    /// are not affected.
+    pub fn close(&self) {
+        self.inner.is_closed.store(true, Ordering::Release);
+        self.inner.closed.cancel();
+    }
+
+    /// Whether [`close`](Emitter::close) was called on any handle of this emitter.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed.load(Ordering::Acquire)
     }
 
     /// How many events a subscription can fall behind before losing the oldest.
@@ -230,7 +257,7 @@ impl Emitter {
                 );
             }
         }
-        if self.inner.subscribers.load(Ordering::Acquire) != 0 {
+        if self.inner.subscribers.load(Ordering::Acquire) != 0 && !self.is_closed() {
             // No receiver is not a failure: a subscription may have just been dropped.
             let _ = self.inner.tx.send(event);
         }

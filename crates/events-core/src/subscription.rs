@@ -1,6 +1,7 @@
 //! [`Subscription`], the stream form of an emitter's events.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -8,6 +9,7 @@ use futures_core::Stream;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,9 +22,12 @@ use crate::error::Lagged;
 /// Yields `Ok(event)` in emit order, or `Err(Lagged)` when the subscriber fell more than
 /// the emitter's subscription capacity behind and the oldest events were dropped for it;
 /// the stream then carries on with the oldest event still held. The stream ends when
-/// every handle of the emitter is dropped.
+/// the emitter is [closed](crate::Emitter::close), after the events raised before, or
+/// when every handle of the emitter is dropped.
 pub struct Subscription {
     inner: BroadcastStream<Event>,
+    closed: Pin<Box<WaitForCancellationFutureOwned>>,
+    ended: bool,
     /// The emitter's observer count; held apart from the emitter so that a subscription
     /// does not keep the emitter (and so the stream) alive.
     observers: Arc<AtomicUsize>,
@@ -34,11 +39,14 @@ impl Subscription {
         rx: broadcast::Receiver<Event>,
         observers: Arc<AtomicUsize>,
         subscribers: Arc<AtomicUsize>,
+        closed: CancellationToken,
     ) -> Self {
         observers.fetch_add(1, Ordering::AcqRel);
         subscribers.fetch_add(1, Ordering::AcqRel);
         Subscription {
             inner: BroadcastStream::new(rx),
+            closed: Box::pin(closed.cancelled_owned()),
+            ended: false,
             observers,
             subscribers,
         }
@@ -62,9 +70,29 @@ impl Stream for Subscription {
     type Item = Result<Event, Lagged>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.inner).poll_next(cx).map(|item| {
+        let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        let convert = |item: Option<Result<Event, BroadcastStreamRecvError>>| {
             item.map(|r| r.map_err(|BroadcastStreamRecvError::Lagged(missed)| Lagged { missed }))
-        })
+        };
+        if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
+            this.ended = item.is_none();
+            return Poll::Ready(convert(item));
+        }
+        if this.closed.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        // Closed: what was raised before the close is in the channel already, so look
+        // once more before ending.
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(item)) => Poll::Ready(convert(Some(item))),
+            _ => {
+                this.ended = true;
+                Poll::Ready(None)
+            }
+        }
     }
 }
 

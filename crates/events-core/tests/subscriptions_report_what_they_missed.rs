@@ -51,6 +51,34 @@ async fn a_subscription_ends_when_the_emitter_is_dropped() {
 }
 
 #[tokio::test]
+async fn a_subscription_ends_when_the_emitter_is_closed_after_what_came_before() {
+    let emitter = Emitter::new("test");
+    let keep = emitter.clone();
+    let mut events = emitter.subscribe();
+    let waiting = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some(e) = events.next().await {
+            seen.push(e.unwrap().val());
+        }
+        seen
+    });
+    for val in 0..3 {
+        emitter.emit(EventName::Shutdown, val);
+    }
+    emitter.close();
+    assert!(keep.is_closed());
+    // Raised after the close: listeners only.
+    emitter.emit(EventName::Shutdown, 99);
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+        .await
+        .expect("the loop ended although a handle of the emitter is alive")
+        .unwrap();
+    assert_eq!(seen, vec![0, 1, 2]);
+    // A subscription made after the close ends at once.
+    assert!(keep.subscribe().next().await.is_none());
+}
+
+#[tokio::test]
 async fn dropping_a_subscription_unsubscribes() {
     let emitter = Emitter::new("test");
     let events = emitter.subscribe();

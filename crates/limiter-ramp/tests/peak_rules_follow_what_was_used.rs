@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use events_core::{EventName, RateLimiter};
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use limiter_ramp::{PeakOf, RampLimiter, RampRule};
 use support::{TestLimiter, run_for, values};
 use tokio::time::Instant;

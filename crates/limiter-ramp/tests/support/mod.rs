@@ -9,7 +9,7 @@ use std::time::Duration;
 use events_core::{
     BoxFuture, Emitter, EventName, Lifecycle, LimiterError, RateLimiter, Subscription,
 };
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 
 /// A limiter whose capacity the test sets; it records the calls it receives.
 #[derive(Debug)]

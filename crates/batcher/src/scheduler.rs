@@ -1,0 +1,341 @@
+//! [`Scheduler`]: which watcher's batch goes next, and when.
+//!
+//! It owns the flush-tick grid, the paced allowance and exact window ([`Pacer`]) and
+//! the rotation of watcher queues; it knows the queues only through the [`Queue`]
+//! trait and the batcher only through the arguments of [`Scheduler::pass`], so it is
+//! tested here with plain queues and no runtime. The dispatcher loop (`loops`) feeds
+//! it time, capacity and batch starts, and sleeps until what it says is next.
+//!
+//! The capacity a pass works with is what the caller passes, read from the limiter at
+//! every pass; an adjusted effective capacity (say, one cut after the datastore
+//! throttled) is a different number passed here. Several resources would each have a
+//! [`Pacer`] and an [`Allowance`](crate::pacing::Allowance), and an operation would be
+//! admitted when every resource's allowance admits its cost for that resource.
+//!
+//! Rotation: a watcher whose operation waits for the window keeps its turn (so cheaper
+//! operations behind it cannot starve it); one whose backlog used up the slice yields
+//! the next turn to the others; after a full pass the next queue goes first.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::core::after;
+use crate::pacing::Pacer;
+use crate::queue::{Queue, Step};
+
+/// What one pass came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pass {
+    /// Operations released.
+    pub(crate) released: usize,
+    /// When something will next be ready (besides the next tick).
+    pub(crate) wake_at: Option<Instant>,
+    /// Whether cost released and not yet started held a release back: the next start
+    /// should wake the dispatcher.
+    pub(crate) awaits_starts: bool,
+}
+
+pub(crate) struct Scheduler {
+    queues: VecDeque<Arc<dyn Queue>>,
+    pacer: Pacer,
+    flush_every: Duration,
+    next_tick: Instant,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("queues", &self.queues.len())
+            .field("pacer", &self.pacer)
+            .field("next_tick", &self.next_tick)
+            .finish()
+    }
+}
+
+impl Scheduler {
+    pub(crate) fn new(flush_every: Duration, now: Instant) -> Self {
+        Scheduler {
+            queues: VecDeque::new(),
+            pacer: Pacer::new(flush_every),
+            flush_every,
+            next_tick: after(now, flush_every),
+        }
+    }
+
+    /// Whether a flush tick is due at `now`; if so, the next one is set.
+    ///
+    /// Ticks stay on their grid rather than drifting by each wake-up's lateness, so
+    /// that a second holds as many slices as it should.
+    pub(crate) fn tick(&mut self, now: Instant) -> bool {
+        if now < self.next_tick {
+            return false;
+        }
+        self.next_tick = after(self.next_tick, self.flush_every);
+        if self.next_tick <= now {
+            self.next_tick = after(now, self.flush_every);
+        }
+        true
+    }
+
+    pub(crate) fn next_tick(&self) -> Instant {
+        self.next_tick
+    }
+
+    /// Queues that became non-empty.
+    pub(crate) fn add(&mut self, queues: impl IntoIterator<Item = Arc<dyn Queue>>) {
+        self.queues.extend(queues);
+    }
+
+    /// Batches released earlier started at the given moments (`None`: never will).
+    pub(crate) fn settle(&mut self, starts: impl IntoIterator<Item = (Option<Instant>, u64)>) {
+        for (at, cost) in starts {
+            self.pacer.settle(at, cost);
+        }
+    }
+
+    /// Releases what is ready within the paced allowance, the window (`capacity`:
+    /// `None` without a limiter) and the concurrency limit (`room`). `ticked` says
+    /// whether this pass is a flush tick, which grants a slice; `forced` releases
+    /// partial batches; `before` runs before each batch is handed out.
+    pub(crate) async fn pass(
+        &mut self,
+        now: Instant,
+        capacity: Option<u64>,
+        ticked: bool,
+        forced: bool,
+        room: &(dyn Fn() -> bool + Sync),
+        before: &mut (dyn FnMut() + Send),
+    ) -> Pass {
+        let Scheduler { queues, pacer, .. } = self;
+        if let Some(capacity) = capacity {
+            pacer.refill(now, capacity, ticked);
+        }
+        let mut out = Pass {
+            released: 0,
+            wake_at: None,
+            awaits_starts: false,
+        };
+        let earliest = |at: Instant, wake_at: &mut Option<Instant>| {
+            *wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
+        };
+        let mut i = 0;
+        'queues: while i < queues.len() {
+            // Whether queue `i` has released a batch in this pass.
+            let mut served = false;
+            loop {
+                if !room() {
+                    // A finishing batch wakes the dispatcher.
+                    break 'queues;
+                }
+                let allowance = capacity.map(|c| pacer.allowance(c));
+                match queues[i].release(now, forced, allowance, before) {
+                    Step::Released { ops, cost } => {
+                        out.released += ops;
+                        served = true;
+                        if capacity.is_some() {
+                            // Pending in the window until its callback starts or its
+                            // consumer receives it, then for a second after that.
+                            pacer.release(cost);
+                        }
+                        // Each batch spawns a task or wakes a stream; let them run now
+                        // and then rather than piling up behind a long pass.
+                        tokio::task::consume_budget().await;
+                    }
+                    Step::Lingering { until } => {
+                        earliest(until, &mut out.wake_at);
+                        i += 1;
+                        continue 'queues;
+                    }
+                    Step::Blocked { cost } => {
+                        // Held back by the window: wake when it has room. Held back by
+                        // the paced allowance only: the next tick grants more.
+                        if let Some(at) = capacity.and_then(|c| pacer.window_fits_later(cost, c)) {
+                            earliest(at, &mut out.wake_at);
+                        }
+                        out.awaits_starts = pacer.pending() > 0;
+                        let exhausted = allowance.is_some_and(|a| a.paced == 0);
+                        if exhausted && served {
+                            // The slice ran out while this queue was served: the next
+                            // queue goes first next time, so that one backlog cannot
+                            // keep the others waiting.
+                            queues.rotate_left((i + 1) % queues.len());
+                        } else {
+                            // The blocked operation goes first next time so that
+                            // cheaper ones behind it cannot starve it.
+                            queues.rotate_left(i);
+                        }
+                        return out;
+                    }
+                    Step::Empty => {
+                        if queues[i].unschedule() {
+                            i += 1;
+                        } else {
+                            queues.remove(i);
+                        }
+                        continue 'queues;
+                    }
+                }
+            }
+        }
+        if !queues.is_empty() {
+            queues.rotate_left(1);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::sync::Mutex;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::pacing::Allowance;
+
+    /// Runs a pass to completion without a runtime (it never waits on anything).
+    fn run<F: Future>(f: F) -> F::Output {
+        let mut f = pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+                return out;
+            }
+        }
+    }
+
+    /// A queue of operation costs, one operation per batch, named for the record.
+    struct Plain {
+        name: char,
+        costs: Mutex<VecDeque<u64>>,
+        log: Arc<Mutex<Vec<char>>>,
+    }
+
+    impl Queue for Plain {
+        fn release(
+            &self,
+            _now: Instant,
+            _forced: bool,
+            allowance: Option<Allowance>,
+            before: &mut dyn FnMut(),
+        ) -> Step {
+            let mut costs = self.costs.lock().unwrap();
+            let Some(&cost) = costs.front() else {
+                return Step::Empty;
+            };
+            if allowance.is_some_and(|a| !a.admits(0, cost)) {
+                return Step::Blocked { cost };
+            }
+            before();
+            costs.pop_front();
+            self.log.lock().unwrap().push(self.name);
+            Step::Released { ops: 1, cost }
+        }
+
+        fn unschedule(&self) -> bool {
+            false
+        }
+    }
+
+    type Log = Arc<Mutex<Vec<char>>>;
+
+    fn queues(spec: &[(char, &[u64])]) -> (Vec<Arc<dyn Queue>>, Log) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let qs = spec
+            .iter()
+            .map(|&(name, costs)| {
+                Arc::new(Plain {
+                    name,
+                    costs: Mutex::new(costs.iter().copied().collect()),
+                    log: log.clone(),
+                }) as Arc<dyn Queue>
+            })
+            .collect();
+        (qs, log)
+    }
+
+    const TICK: Duration = Duration::from_millis(100);
+
+    #[test]
+    fn a_backlog_that_used_up_the_slice_yields_the_next_turn() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(TICK, t0);
+        let (qs, log) = queues(&[('a', &[1; 30]), ('b', &[1; 30])]);
+        s.add(qs);
+        // Capacity 100/s: a slice of 10 per tick.
+        let mut order = Vec::new();
+        for k in 0..4u32 {
+            let now = t0 + TICK * k;
+            let ticked = s.tick(now);
+            let pass = run(s.pass(now, Some(100), ticked || k == 0, true, &|| true, &mut || {}));
+            assert_eq!(pass.released, 10, "pass {k}");
+            assert!(pass.awaits_starts, "nothing was reported started");
+            s.settle(std::iter::repeat_n((Some(now), 1), 10));
+            order.push(std::mem::take(&mut *log.lock().unwrap()));
+        }
+        // The slice goes to one queue, and the other has the next turn.
+        let firsts: String = order.iter().map(|o| o[0]).collect();
+        assert_eq!(firsts, "abab");
+        assert!(order.iter().all(|o| o.iter().all(|c| *c == o[0])));
+    }
+
+    #[test]
+    fn the_concurrency_limit_ends_a_pass_and_unlimited_releases_everything() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(TICK, t0);
+        let (qs, log) = queues(&[('a', &[5, 5]), ('b', &[5])]);
+        s.add(qs);
+        let pass = run(s.pass(t0, None, false, true, &|| false, &mut || {}));
+        assert_eq!((pass.released, log.lock().unwrap().len()), (0, 0));
+        let mut announced = 0;
+        let pass = run(s.pass(t0, None, false, true, &|| true, &mut || announced += 1));
+        assert_eq!((pass.released, announced), (3, 3));
+        assert_eq!(pass.wake_at, None);
+        // Empty queues are dropped from the rotation.
+        assert_eq!(s.queues.len(), 0);
+    }
+
+    #[test]
+    fn ticks_keep_their_grid_and_skip_what_was_missed() {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(TICK, t0);
+        assert!(!s.tick(t0 + TICK / 2));
+        assert!(s.tick(t0 + TICK + Duration::from_millis(3)));
+        assert_eq!(
+            s.next_tick(),
+            t0 + TICK * 2,
+            "lateness does not shift the grid"
+        );
+        assert!(s.tick(t0 + TICK * 7));
+        assert_eq!(s.next_tick(), t0 + TICK * 8);
+    }
+
+    #[test]
+    fn an_operation_waiting_for_the_window_keeps_its_turn_and_says_when() {
+        // Capacity 100/s, a slice of 10.
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(TICK, t0);
+        let (qs, log) = queues(&[('a', &[60, 60]), ('b', &[1])]);
+        s.add(qs);
+        let pass = run(s.pass(t0, Some(100), true, true, &|| true, &mut || {}));
+        assert_eq!(pass.released, 1, "the 60 overdraws the slice of 10");
+        assert!(pass.awaits_starts);
+        s.settle([(Some(t0), 60)]);
+        let later = t0 + TICK * 6;
+        s.tick(later);
+        let pass = run(s.pass(later, Some(100), true, true, &|| true, &mut || {}));
+        // a used up the slice, so b went first; then a's second 60 waits for the
+        // window and keeps its turn, and the pass says when the window has room.
+        assert_eq!(pass.released, 1);
+        assert_eq!(pass.wake_at, Some(t0 + Duration::from_secs(1)));
+        assert_eq!(*log.lock().unwrap(), vec!['a', 'b']);
+        let (qs, _) = queues(&[('c', &[1])]);
+        s.add(qs);
+        let pass = run(s.pass(later, Some(100), false, true, &|| true, &mut || {}));
+        assert_eq!(pass.released, 0, "c waits behind a's blocked operation");
+    }
+}
