@@ -50,6 +50,14 @@ event_names! {
     Pause => "pause",
     /// The batcher resumed after a pause.
     Resume => "resume",
+    /// A watcher reported a batch the datastore throttled; `val` is the datastore's
+    /// retry-after in milliseconds (0 without one).
+    Throttled => "throttled",
+    /// The batcher cut its effective capacity after throttling; `val` is the new value.
+    CapacityCut => "capacity-cut",
+    /// The batcher raised its effective capacity while writes succeeded; `val` is the new
+    /// value.
+    CapacityRaise => "capacity-raise",
     /// An audit found a non-zero target with nothing buffered or in flight and reset it.
     AuditFail => "audit-fail",
     /// An audit found the batcher's accounting consistent.
@@ -105,7 +113,7 @@ mod tests {
             assert_eq!(name.as_str().parse::<EventName>().unwrap(), *name);
             assert_eq!(name.to_string(), name.as_str());
         }
-        assert_eq!(EventName::ALL.len(), 21);
+        assert_eq!(EventName::ALL.len(), 24);
         assert_eq!(EventName::AuditFail.as_str(), "audit-fail");
         assert_eq!(EventName::CreatedContainer.as_str(), "created-container");
     }
