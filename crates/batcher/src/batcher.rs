@@ -3,14 +3,16 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use events_core::{Emitter, EventName, RateLimiter};
+use events_core::{Emitter, RateLimiter};
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use crate::adaptive::Adaptive;
 use crate::buffer::Buffer;
 use crate::core::Core;
 use crate::lifecycle::Lifecycle;
 use crate::options::BatcherBuilder;
+use crate::pause::PauseReason;
 use crate::starts::Starts;
 use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loops};
 
@@ -26,7 +28,7 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 ///
 /// [`stop`](Batcher::stop) (or cancelling the token given to
 /// [`cancellation_token`](BatcherBuilder::cancellation_token)) ends the loops and raises a
-/// [`Shutdown`](EventName::Shutdown) event. Nothing enqueued is dropped silently:
+/// [`Shutdown`](events_core::EventName::Shutdown) event. Nothing enqueued is dropped silently:
 ///
 /// * batches already handed out run to completion;
 /// * operations still buffered stay with their watcher; take them back with
@@ -102,6 +104,7 @@ impl Batcher {
     pub(crate) fn from_builder(b: BatcherBuilder) -> Batcher {
         let cancel = b.cancel.map(|t| t.child_token()).unwrap_or_default();
         let buffer_size = b.options.buffer_size;
+        let (pause, adaptive) = (b.options.pause, b.options.adaptive);
         let core = Arc::new(Core {
             options: b.options,
             owns_emitter: b.emitter.is_none(),
@@ -112,7 +115,8 @@ impl Batcher {
             wake: Notify::new(),
             incoming: Mutex::new(Vec::new()),
             flush_requested: AtomicBool::new(false),
-            lifecycle: Lifecycle::new(cancel),
+            lifecycle: Lifecycle::new(cancel, pause),
+            adaptive: adaptive.map(Adaptive::new),
             next_watcher: AtomicU64::new(0),
             starts: Starts::default(),
         });
@@ -184,18 +188,19 @@ impl Batcher {
         self.core.is_stopped()
     }
 
-    /// Stops the loops for the pause time: nothing is released, no capacity is
-    /// requested and no audit runs. Raises [`Pause`](EventName::Pause) (val = the pause
-    /// in milliseconds) and later [`Resume`](EventName::Resume). Pausing while paused
-    /// extends the pause.
+    /// Stops the loops for a pause decided by the
+    /// [`pause_policy`](BatcherBuilder::pause_policy): nothing is released, no capacity
+    /// is requested and no audit runs. Raises [`Pause`](events_core::EventName::Pause) (val = the
+    /// pause in milliseconds, msg `manual`, metadata [`PauseInfo`](crate::PauseInfo))
+    /// and later [`Resume`](events_core::EventName::Resume). With a fixed policy, pausing while
+    /// paused extends the pause (as go-batcher's does); with an exponential one, it
+    /// belongs to the pause under way. To tell the batcher that the datastore throttled
+    /// a batch, use its [`Feedback`](crate::Feedback) instead, which also adapts the
+    /// capacity.
     pub fn pause(&self) {
-        let pause = self.core.options.pause_time;
-        self.core.lifecycle.pause(pause);
-        tracing::debug!(?pause, "batcher paused");
-        self.core.emitter.emit(
-            EventName::Pause,
-            i64::try_from(pause.as_millis()).unwrap_or(i64::MAX),
-        );
+        self.core
+            .lifecycle
+            .pause(&self.core.emitter, PauseReason::Manual, None);
         self.core.wake.notify_one();
     }
 
@@ -227,12 +232,21 @@ impl Batcher {
     ///
     /// When the batcher made it (no [`emitter`](BatcherBuilder::emitter) was given), it
     /// is closed when the batcher stops: a subscription yields the
-    /// [`Shutdown`](EventName::Shutdown) event and then ends, so a
+    /// [`Shutdown`](events_core::EventName::Shutdown) event and then ends, so a
     /// `while let Some(event) = subscription.next().await` loop finishes. An emitter
     /// given to the builder is left open, since other components may share it; close it
     /// with [`Emitter::close`] when they are done.
     pub fn emitter(&self) -> &Emitter {
         &self.core.emitter
+    }
+
+    /// The capacity the batcher works with: the rate limiter's, or less while an
+    /// [`adaptive_capacity`](BatcherBuilder::adaptive_capacity) keeps it down after
+    /// throttling; `None` without a limiter.
+    pub fn effective_capacity(&self) -> Option<u64> {
+        let limiter = u64::from(self.core.limiter.as_ref()?.capacity());
+        let adjusted = self.core.adaptive.as_ref().and_then(|a| a.current());
+        Some(adjusted.map_or(limiter, |c| c.min(limiter)))
     }
 
     /// The rate limiter, if any.

@@ -8,6 +8,7 @@ use events_core::{Emitter, EventName, RateLimiter};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::adaptive::Adaptive;
 use crate::buffer::Buffer;
 use crate::inflight::{Inflight, Ticket};
 use crate::lifecycle::Lifecycle;
@@ -54,6 +55,8 @@ pub(crate) struct Core {
     pub(crate) next_watcher: AtomicU64,
     /// When released batches started, for the dispatcher's window.
     pub(crate) starts: Starts,
+    /// The effective capacity adjusted to the datastore's throttling, if configured.
+    pub(crate) adaptive: Option<Adaptive>,
 }
 
 impl std::fmt::Debug for Core {

@@ -14,11 +14,12 @@ use futures::FutureExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{Instrument, Span};
 
+use crate::feedback::Feedback;
 use crate::inflight::Ticket;
 use crate::{Batch, Operation};
 
 pub(crate) type Callback<T> =
-    Arc<dyn Fn(Vec<Operation<T>>) -> BoxFuture<'static, ()> + Send + Sync>;
+    Arc<dyn Fn(Vec<Operation<T>>, Feedback<T>) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Where a watcher's batches go.
 pub(crate) enum Sink<T> {
@@ -50,11 +51,12 @@ impl<T: Send + 'static> Sink<T> {
         watcher: u64,
         ops: Vec<Operation<T>>,
         ticket: Ticket,
+        feedback: Feedback<T>,
         max_time: Duration,
     ) -> Result<(), Vec<Operation<T>>> {
         match self {
             Sink::Callback { callback, span } => {
-                let run = run_callback(callback.clone(), ops, ticket, max_time, watcher);
+                let run = run_callback(callback.clone(), ops, ticket, feedback, max_time, watcher);
                 // Without a span of its own the task keeps the batcher's.
                 let span = if span.is_none() {
                     Span::current()
@@ -67,8 +69,8 @@ impl<T: Send + 'static> Sink<T> {
             // The stream can be dropped after the queue looked; its batch is kept for
             // `take_unsent` like the ones the stream held.
             Sink::Stream(tx) => tx
-                .send(Batch::new(ops, ticket))
-                .map_err(|unsent| unsent.0.into_operations()),
+                .send(Batch::new(ops, ticket, feedback))
+                .map_err(|unsent| unsent.0.into_unsent()),
         }
     }
 }
@@ -77,13 +79,14 @@ async fn run_callback<T>(
     callback: Callback<T>,
     ops: Vec<Operation<T>>,
     mut ticket: Ticket,
+    feedback: Feedback<T>,
     max_time: Duration,
     watcher: u64,
 ) {
     // The datastore sees the batch from the moment the callback starts, however late
     // the runtime got to this task.
     ticket.start();
-    let run = AssertUnwindSafe(async move { callback(ops).await }).catch_unwind();
+    let run = AssertUnwindSafe(async move { callback(ops, feedback).await }).catch_unwind();
     tokio::pin!(run);
     let outcome = match tokio::time::timeout(max_time, &mut run).await {
         Ok(outcome) => outcome,

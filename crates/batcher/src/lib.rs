@@ -83,18 +83,21 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod adaptive;
 mod batcher;
 mod buffer;
 mod chunked;
 mod core;
 mod delivery;
 mod error;
+mod feedback;
 mod inflight;
 mod lifecycle;
 mod loops;
 mod operation;
 mod options;
 mod pacing;
+mod pause;
 mod queue;
 mod scheduler;
 mod starts;
@@ -102,13 +105,19 @@ mod watcher;
 mod window;
 
 #[doc(inline)]
+pub use crate::adaptive::{AdaptiveCapacity, CapacityChange};
+#[doc(inline)]
 pub use crate::batcher::{Batcher, Stopped};
 #[doc(inline)]
 pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
 #[doc(inline)]
+pub use crate::feedback::Feedback;
+#[doc(inline)]
 pub use crate::operation::{BatchMetadata, Operation, OperationInfo};
 #[doc(inline)]
 pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE, MAX_DURATION};
+#[doc(inline)]
+pub use crate::pause::{ExponentialPause, PauseInfo, PausePolicy, PauseReason};
 #[doc(inline)]
 pub use crate::watcher::{Batch, Batches, Watcher, WatcherBuilder};
 

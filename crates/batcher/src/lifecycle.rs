@@ -9,13 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use events_core::EventName;
+use events_core::{Emitter, EventName};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::BatcherError;
-use crate::core::{Core, Padded, after, lock};
+use crate::core::{Core, Padded, lock};
+use crate::pause::{PauseInfo, PausePolicy, PauseReason, Pauses};
 
 #[derive(Debug)]
 pub(crate) struct Lifecycle {
@@ -26,18 +27,18 @@ pub(crate) struct Lifecycle {
     /// Cancelled once the dispatcher has released its last batch.
     pub(crate) finished: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
-    paused_until: Mutex<Option<Instant>>,
+    pauses: Pauses,
 }
 
 impl Lifecycle {
-    pub(crate) fn new(cancel: CancellationToken) -> Self {
+    pub(crate) fn new(cancel: CancellationToken, policy: PausePolicy) -> Self {
         Lifecycle {
             stopped: Padded(AtomicBool::new(false)),
             started: AtomicBool::new(false),
             cancel,
             finished: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
-            paused_until: Mutex::new(None),
+            pauses: Pauses::new(policy),
         }
     }
 
@@ -83,13 +84,30 @@ impl Lifecycle {
         }
     }
 
-    /// Pauses (or extends the pause) for `pause` from now.
-    pub(crate) fn pause(&self, pause: Duration) {
-        *lock(&self.paused_until) = Some(after(Instant::now(), pause));
+    /// Pauses (or extends the pause) by the pause policy and raises the
+    /// [`Pause`](EventName::Pause) event for what was decided; returns it.
+    pub(crate) fn pause(
+        &self,
+        emitter: &Emitter,
+        reason: PauseReason,
+        retry_after: Option<Duration>,
+    ) -> Option<PauseInfo> {
+        let info = self.pauses.pause(Instant::now(), reason, retry_after)?;
+        tracing::debug!(reason = reason.as_str(), pause = ?info.pause, step = info.step, "batcher paused");
+        let msg = match info.retry_after {
+            Some(after) => format!("{}; retry-after {after:?}", reason.as_str()),
+            None => reason.as_str().to_owned(),
+        };
+        emitter.emit_with(
+            EventName::Pause,
+            i64::try_from(info.pause.as_millis()).unwrap_or(i64::MAX),
+            |e| e.with_msg(msg).with_metadata(info),
+        );
+        Some(info)
     }
 
     pub(crate) fn paused_until(&self) -> Option<Instant> {
-        *lock(&self.paused_until)
+        self.pauses.paused_until()
     }
 
     pub(crate) fn is_paused(&self, now: Instant) -> bool {
@@ -98,12 +116,7 @@ impl Lifecycle {
 
     /// Ends the pause if it is over; returns whether this call ended it.
     pub(crate) fn resume(&self, now: Instant) -> bool {
-        let mut until = lock(&self.paused_until);
-        if until.is_some_and(|u| now >= u) {
-            *until = None;
-            return true;
-        }
-        false
+        self.pauses.resume(now)
     }
 }
 

@@ -49,7 +49,10 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         let requested = core.flush_requested.swap(false, Ordering::AcqRel);
         let forced = ticked || requested;
         scheduler.add(lock(&core.incoming).drain(..));
-        let capacity = core.limiter.as_ref().map(|l| u64::from(l.capacity()));
+        let capacity = core
+            .limiter
+            .as_ref()
+            .map(|l| core.effective_capacity(now, u64::from(l.capacity())));
         if capacity.is_some() {
             scheduler.settle(core.starts.drain());
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use events_core::{Emitter, RateLimiter};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Batcher, BatcherError};
+use crate::{AdaptiveCapacity, Batcher, BatcherError, PausePolicy};
 
 /// The largest buffer a batcher accepts.
 pub const MAX_BUFFER_SIZE: usize = 1 << 30;
@@ -25,7 +25,8 @@ pub(crate) struct Options {
     pub(crate) capacity_interval: Duration,
     pub(crate) audit_interval: Duration,
     pub(crate) max_operation_time: Duration,
-    pub(crate) pause_time: Duration,
+    pub(crate) pause: PausePolicy,
+    pub(crate) adaptive: Option<AdaptiveCapacity>,
     pub(crate) max_concurrent_batches: Option<usize>,
     pub(crate) error_on_full_buffer: bool,
     pub(crate) emit_flush: bool,
@@ -42,7 +43,8 @@ impl Default for Options {
             capacity_interval: Duration::from_millis(100),
             audit_interval: Duration::from_secs(10),
             max_operation_time: Duration::from_secs(60),
-            pause_time: Duration::from_millis(500),
+            pause: PausePolicy::default(),
+            adaptive: None,
             max_concurrent_batches: None,
             error_on_full_buffer: false,
             emit_flush: false,
@@ -63,7 +65,8 @@ impl Default for Options {
 /// | [`capacity_interval`](Self::capacity_interval) | 100 ms |
 /// | [`audit_interval`](Self::audit_interval) | 10 s |
 /// | [`max_operation_time`](Self::max_operation_time) | 1 min |
-/// | [`pause_time`](Self::pause_time) | 500 ms |
+/// | [`pause_time`](Self::pause_time), [`pause_policy`](Self::pause_policy) | fixed, 500 ms |
+/// | [`adaptive_capacity`](Self::adaptive_capacity) | off: the limiter's capacity as it is |
 /// | [`max_concurrent_batches`](Self::max_concurrent_batches) | unlimited |
 /// | [`error_on_full_buffer`](Self::error_on_full_buffer) | off: `enqueue` waits for room |
 /// | [`emit_flush`](Self::emit_flush), [`emit_batch`](Self::emit_batch), [`emit_request`](Self::emit_request) | off |
@@ -73,6 +76,8 @@ impl Default for Options {
 pub struct BatcherBuilder {
     pub(crate) options: Options,
     linger_set: bool,
+    /// The builder method that set the pause policy, to name it in errors.
+    pause_set_by: Option<&'static str>,
     pub(crate) limiter: Option<Arc<dyn RateLimiter>>,
     pub(crate) emitter: Option<Emitter>,
     pub(crate) cancel: Option<CancellationToken>,
@@ -133,9 +138,32 @@ impl BatcherBuilder {
         self
     }
 
-    /// How long [`Batcher::pause`] stops the loops; at most [`MAX_DURATION`].
+    /// A fixed pause: how long [`Batcher::pause`] (and a batch reported throttled)
+    /// stops the loops; at most [`MAX_DURATION`]. The same as
+    /// `pause_policy(PausePolicy::Fixed(time))`.
     pub fn pause_time(mut self, time: Duration) -> Self {
-        self.options.pause_time = time;
+        self.options.pause = PausePolicy::Fixed(time);
+        self.pause_set_by = Some("pause_time");
+        self
+    }
+
+    /// How long each pause lasts: fixed (the default, 500 ms) or growing while the
+    /// datastore keeps throttling (see [`PausePolicy`]). A pause comes from
+    /// [`Batcher::pause`] or from a batch reported throttled
+    /// ([`Feedback::throttled`](crate::Feedback::throttled)); a datastore's retry-after
+    /// is the minimum pause either way.
+    pub fn pause_policy(mut self, policy: PausePolicy) -> Self {
+        self.options.pause = policy;
+        self.pause_set_by = Some("pause_policy");
+        self
+    }
+
+    /// Adapts the capacity the batcher works with to what the datastore takes (AIMD):
+    /// cut by a factor when a batch is reported throttled, raised step by step while
+    /// writes succeed, never above the rate limiter's capacity (see
+    /// [`AdaptiveCapacity`]). Needs a [`rate_limiter`](Self::rate_limiter).
+    pub fn adaptive_capacity(mut self, adaptive: AdaptiveCapacity) -> Self {
+        self.options.adaptive = Some(adaptive);
         self
     }
 
@@ -201,7 +229,9 @@ impl BatcherBuilder {
     ///
     /// [`BatcherError::InvalidOption`] naming the option that cannot work: a zero or
     /// too large buffer, a zero interval or max operation time, a duration longer than
-    /// [`MAX_DURATION`], or zero max concurrent batches.
+    /// [`MAX_DURATION`], zero max concurrent batches, a pause policy or adaptive
+    /// capacity that cannot work (the reason says why), or an adaptive capacity without
+    /// a rate limiter.
     pub fn build(mut self) -> Result<Batcher, BatcherError> {
         let o = &self.options;
         let invalid = |option, reason| Err(BatcherError::InvalidOption { option, reason });
@@ -213,7 +243,6 @@ impl BatcherBuilder {
             ("capacity_interval", o.capacity_interval, false),
             ("audit_interval", o.audit_interval, false),
             ("max_operation_time", o.max_operation_time, false),
-            ("pause_time", o.pause_time, true),
             ("linger", o.linger, true),
         ] {
             if d.is_zero() && !may_be_zero {
@@ -224,6 +253,20 @@ impl BatcherBuilder {
                     option,
                     "use a duration of at most MAX_DURATION (one year), which already means never",
                 );
+            }
+        }
+        if let Err(reason) = o.pause.check() {
+            return invalid(self.pause_set_by.unwrap_or("pause_policy"), reason);
+        }
+        if let Some(adaptive) = &o.adaptive {
+            if self.limiter.is_none() {
+                return invalid(
+                    "adaptive_capacity",
+                    "set a rate_limiter: the adaptive capacity adjusts the limiter's capacity",
+                );
+            }
+            if let Err(reason) = adaptive.check() {
+                return invalid("adaptive_capacity", reason);
             }
         }
         if o.max_concurrent_batches == Some(0) {

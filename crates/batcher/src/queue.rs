@@ -2,7 +2,7 @@
 //! dispatcher through the [`Queue`] trait.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use events_core::EventName;
@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use crate::chunked::Chunked;
 use crate::core::{Core, Padded, after, lock};
 use crate::delivery::Sink;
+use crate::feedback::Feedback;
 use crate::pacing::Allowance;
 use crate::{BatchMetadata, Operation};
 
@@ -55,6 +56,8 @@ pub(crate) struct WatcherQueue<T> {
     pub(crate) max_attempts: Option<u32>,
     pub(crate) max_operation_time: Duration,
     pub(crate) sink: Sink<T>,
+    /// This queue, for the feedback of its batches (set by the watcher builder).
+    pub(crate) me: Weak<WatcherQueue<T>>,
 }
 
 /// What one attempt to release a batch from a queue came to.
@@ -115,6 +118,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
             max_attempts,
             max_operation_time,
             sink,
+            me: Weak::new(),
         }
     }
 
@@ -271,9 +275,10 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
                     e.with_metadata(BatchMetadata::of(self.id, &batch))
                 });
         }
-        if let Err(unsent) = self
-            .sink
-            .deliver(self.id, batch, ticket, self.max_operation_time)
+        let feedback = Feedback::new(self.core.clone(), self.me.clone());
+        if let Err(unsent) =
+            self.sink
+                .deliver(self.id, batch, ticket, feedback, self.max_operation_time)
         {
             self.restore(unsent);
         }

@@ -15,6 +15,7 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::buffer::NoRoom;
 use crate::delivery::Sink;
+use crate::feedback::Feedback;
 use crate::inflight::Ticket;
 use crate::queue::WatcherQueue;
 use crate::{Batcher, EnqueueError, EnqueueErrorKind, Operation};
@@ -83,10 +84,43 @@ impl WatcherBuilder {
         F: Fn(Vec<Operation<T>>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let sink = Sink::callback(Arc::new(move |ops| Box::pin(callback(ops))));
+        // The feedback goes with the future, so that the batch counts as written when
+        // the callback is done, not when it is called.
+        self.callback_with_feedback(batcher, move |ops, feedback: Feedback<T>| {
+            let run = callback(ops);
+            async move {
+                run.await;
+                drop(feedback);
+            }
+        })
+    }
+
+    /// A watcher that runs `callback` for every batch, as [`callback`](Self::callback)
+    /// does, handing it the batch's [`Feedback`] too: the callback tells the batcher
+    /// that the datastore throttled the batch ([`Feedback::throttled`], which pauses and,
+    /// with an [adaptive capacity](crate::BatcherBuilder::adaptive_capacity), cuts the
+    /// capacity) and hands operations back for another attempt ([`Feedback::retry`]).
+    /// A batch whose feedback is dropped without a throttle counts as written.
+    pub fn callback_with_feedback<T, F, Fut>(self, batcher: &Batcher, callback: F) -> Watcher<T>
+    where
+        T: Send + 'static,
+        F: Fn(Vec<Operation<T>>, Feedback<T>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let sink = Sink::callback(Arc::new(move |ops, feedback| {
+            Box::pin(callback(ops, feedback))
+        }));
         Watcher {
-            queue: Arc::new(self.queue(batcher, sink)),
+            queue: self.arc(batcher, sink),
         }
+    }
+
+    fn arc<T: Send + 'static>(&self, batcher: &Batcher, sink: Sink<T>) -> Arc<WatcherQueue<T>> {
+        Arc::new_cyclic(|me| {
+            let mut queue = self.queue(batcher, sink);
+            queue.me = me.clone();
+            queue
+        })
     }
 
     /// A watcher whose batches arrive on a [`Batches`] stream.
@@ -121,7 +155,7 @@ impl WatcherBuilder {
     /// ```
     pub fn stream<T: Send + 'static>(self, batcher: &Batcher) -> (Watcher<T>, Batches<T>) {
         let (tx, rx) = unbounded_channel();
-        let queue = Arc::new(self.queue(batcher, Sink::Stream(tx)));
+        let queue = self.arc(batcher, Sink::Stream(tx));
         let finished = batcher.core().lifecycle.finished.clone().cancelled_owned();
         (
             Watcher {
@@ -181,6 +215,10 @@ impl Watcher<()> {
 }
 
 impl<T: Send + 'static> Watcher<T> {
+    pub(crate) fn from_queue(queue: Arc<WatcherQueue<T>>) -> Self {
+        Watcher { queue }
+    }
+
     /// A number identifying the watcher within its batcher (used in events).
     pub fn id(&self) -> u64 {
         self.queue.id
@@ -375,7 +413,7 @@ impl<T> Drop for Batches<T> {
         self.queue.close();
         self.rx.close();
         while let Ok(batch) = self.rx.try_recv() {
-            self.queue.restore(batch.into_operations());
+            self.queue.restore(batch.into_unsent());
         }
     }
 }
@@ -405,16 +443,51 @@ impl<T> Stream for Batches<T> {
 /// A batch from a [`Batches`] stream; the batch is done when this guard is dropped or
 /// [`done`](Batch::done) is called.
 ///
-/// It dereferences to the slice of operations. Take operations out with
-/// [`into_operations`](Batch::into_operations), for instance to enqueue failed ones again.
+/// It dereferences to the slice of operations. It carries the batch's [`Feedback`]:
+/// report a throttle with [`throttled`](Batch::throttled), hand every operation back
+/// with [`retry`](Batch::retry), or take the operations and the feedback apart with
+/// [`into_parts`](Batch::into_parts) to hand back only some. Take operations out with
+/// [`into_operations`](Batch::into_operations), for instance to enqueue failed ones
+/// again yourself.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use batcher::{Batcher, Operation, Watcher};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let batcher = Batcher::builder().build()?;
+/// let (watcher, mut batches) = Watcher::builder().max_attempts(3).stream(&batcher);
+/// batcher.start()?;
+/// watcher.enqueue(Operation::new("doc", 1)).await?;
+/// batcher.flush();
+///
+/// let mut batch = batches.next().await.unwrap();
+/// // The datastore answered 429 with a retry-after of 20 ms.
+/// batch.throttled(Some(Duration::from_millis(20)));
+/// assert!(batch.retry().is_empty(), "handed back for a second attempt");
+///
+/// let again = batches.next().await.unwrap();
+/// assert_eq!(again[0].attempts(), 2);
+/// # batcher.stop().await;
+/// # Ok(())
+/// # }
+/// ```
 pub struct Batch<T> {
     ops: Vec<Operation<T>>,
     ticket: Ticket,
+    feedback: Feedback<T>,
 }
 
 impl<T> Batch<T> {
-    pub(crate) fn new(ops: Vec<Operation<T>>, ticket: Ticket) -> Self {
-        Batch { ops, ticket }
+    pub(crate) fn new(ops: Vec<Operation<T>>, ticket: Ticket, feedback: Feedback<T>) -> Self {
+        Batch {
+            ops,
+            ticket,
+            feedback,
+        }
     }
 
     /// Marks the batch done.
@@ -422,9 +495,40 @@ impl<T> Batch<T> {
 
     /// Marks the batch done and hands its operations over.
     pub fn into_operations(self) -> Vec<Operation<T>> {
-        let Batch { ops, mut ticket } = self;
+        self.into_parts().0
+    }
+
+    /// Marks the batch done and hands its operations and its [`Feedback`] over, for
+    /// instance to hand back only the operations the datastore throttled.
+    pub fn into_parts(self) -> (Vec<Operation<T>>, Feedback<T>) {
+        let Batch {
+            ops,
+            mut ticket,
+            feedback,
+        } = self;
         ticket.finish();
+        (ops, feedback)
+    }
+
+    /// The operations of a batch that never reached its consumer.
+    pub(crate) fn into_unsent(self) -> Vec<Operation<T>> {
+        let (ops, mut feedback) = self.into_parts();
+        feedback.silence();
         ops
+    }
+
+    /// Reports the batch throttled by the datastore (see [`Feedback::throttled`]).
+    pub fn throttled(&mut self, retry_after: Option<Duration>) {
+        self.feedback.throttled(retry_after);
+    }
+}
+
+impl<T: Send + 'static> Batch<T> {
+    /// Marks the batch done and hands every operation back for another attempt; returns
+    /// the ones refused (see [`Feedback::retry`]).
+    pub fn retry(self) -> Vec<EnqueueError<T>> {
+        let (ops, feedback) = self.into_parts();
+        feedback.retry(ops)
     }
 }
 
@@ -447,6 +551,7 @@ impl<T> fmt::Debug for Batch<T> {
         f.debug_struct("Batch")
             .field("len", &self.ops.len())
             .field("ticket", &self.ticket)
+            .field("throttled", &self.feedback.is_throttled())
             .finish()
     }
 }
