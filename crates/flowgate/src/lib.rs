@@ -126,8 +126,8 @@ pub mod prelude {
     #[cfg(feature = "batcher")]
     #[doc(no_inline)]
     pub use batcher::{
-        Batch, BatchMetadata, Batcher, Batches, EnqueueError, EnqueueErrorKind, Operation, Stopped,
-        Watcher,
+        Batch, BatchMetadata, Batcher, Batches, EnqueueError, EnqueueErrorKind, Feedback,
+        Operation, Stopped, Watcher,
     };
 
     #[cfg(feature = "provisioned")]

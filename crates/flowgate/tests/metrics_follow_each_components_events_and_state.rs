@@ -152,3 +152,60 @@ fn batcher_limiter_and_client_metrics_follow_the_components() {
         })
     });
 }
+
+#[test]
+fn throttling_metrics_follow_pauses_and_the_effective_capacity() {
+    use flowgate::batcher::AdaptiveCapacity;
+    use std::time::Duration;
+
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            let labels = [("instance", "8")];
+            let limiter = Arc::new(ProvisionedResource::new(1_000));
+            limiter.start().await.unwrap();
+            let batcher = Batcher::builder()
+                .rate_limiter(limiter.clone())
+                .pause_time(Duration::from_millis(250))
+                .adaptive_capacity(AdaptiveCapacity::new().decrease(0.5))
+                .build()
+                .unwrap();
+            let batcher_metrics = BatcherMetrics::observe(&batcher, &labels);
+            let (watcher, mut batches) = Watcher::builder().stream(&batcher);
+            batcher.start().unwrap();
+            watcher.enqueue(Operation::new(1u32, 10)).await.unwrap();
+            batcher.flush();
+            let mut batch = batches.next().await.unwrap();
+            batch.throttled(None);
+            assert!(batch.retry().is_empty());
+            batcher_metrics.sample();
+
+            let body = handle.render();
+            let l = r#"{instance="8"}"#;
+            let series = |name: &str| value(&body, &format!("{name}{l}"));
+            assert_eq!(series("flowgate_batcher_throttled_batches_total"), 1.0);
+            assert_eq!(series("flowgate_batcher_last_pause_seconds"), 0.25);
+            assert_eq!(series("flowgate_batcher_effective_capacity"), 500.0);
+            assert_eq!(
+                value(
+                    &body,
+                    r#"flowgate_batcher_capacity_changes_total{instance="8",direction="cut"}"#
+                ),
+                1.0
+            );
+            assert_eq!(
+                value(
+                    &body,
+                    r#"flowgate_events_total{instance="8",component="batcher",event="capacity-cut"}"#
+                ),
+                1.0
+            );
+            batcher.stop().await;
+        })
+    });
+}

@@ -1,4 +1,5 @@
-//! Batcher metrics: buffer, inflight, needs-capacity, released cost and the rate window.
+//! Batcher metrics: buffer, inflight, needs-capacity, released cost, the rate window, and
+//! throttling: pauses and the effective capacity.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,7 @@ pub struct BatcherMetrics {
     needs_capacity: Gauge,
     inflight: Gauge,
     capacity: Gauge,
+    effective: Gauge,
 }
 
 impl std::fmt::Debug for BatcherMetrics {
@@ -89,6 +91,9 @@ impl BatcherMetrics {
                 N::AuditSkip,
                 N::Pause,
                 N::Resume,
+                N::Throttled,
+                N::CapacityCut,
+                N::CapacityRaise,
                 N::Shutdown,
                 N::Error,
             ],
@@ -102,6 +107,17 @@ impl BatcherMetrics {
             metrics::counter!("flowgate_batcher_released_operations_total", base.clone());
         let cost = metrics::counter!("flowgate_batcher_released_cost_total", base.clone());
         let pauses = metrics::counter!("flowgate_batcher_pauses_total", base.clone());
+        let last_pause = metrics::gauge!("flowgate_batcher_last_pause_seconds", base.clone());
+        let throttled = metrics::counter!("flowgate_batcher_throttled_batches_total", base.clone());
+        let change = |d| {
+            metrics::counter!(
+                "flowgate_batcher_capacity_changes_total",
+                with(&base, "direction", d)
+            )
+        };
+        let (cuts, raises): (Counter, Counter) = (change("cut"), change("raise"));
+        let effective = metrics::gauge!("flowgate_batcher_effective_capacity", base.clone());
+        let effective_on_change = effective.clone();
         let audit =
             |o| metrics::counter!("flowgate_batcher_audits_total", with(&base, "outcome", o));
         let (pass, fail, skip): (Counter, Counter, Counter) =
@@ -119,7 +135,19 @@ impl BatcherMetrics {
                         win.add(event.at(), c);
                     }
                 }
-                EventName::Pause => pauses.increment(1),
+                EventName::Pause => {
+                    pauses.increment(1);
+                    last_pause.set(event.val() as f64 / 1_000.0);
+                }
+                EventName::Throttled => throttled.increment(1),
+                EventName::CapacityCut | EventName::CapacityRaise => {
+                    if event.name() == EventName::CapacityCut {
+                        cuts.increment(1);
+                    } else {
+                        raises.increment(1);
+                    }
+                    effective_on_change.set(event.val() as f64);
+                }
                 EventName::AuditPass => pass.increment(1),
                 EventName::AuditFail => fail.increment(1),
                 EventName::AuditSkip => skip.increment(1),
@@ -133,6 +161,7 @@ impl BatcherMetrics {
             needs_capacity: metrics::gauge!("flowgate_batcher_needs_capacity", base.clone()),
             inflight: metrics::gauge!("flowgate_batcher_inflight_batches", base.clone()),
             capacity: metrics::gauge!("flowgate_batcher_window_capacity", base.clone()),
+            effective,
             base,
         }
     }
@@ -164,6 +193,9 @@ impl Sample for BatcherMetrics {
         self.inflight.set(self.batcher.inflight() as f64);
         if let Some(limiter) = self.batcher.rate_limiter() {
             self.capacity.set(f64::from(limiter.capacity()));
+        }
+        if let Some(effective) = self.batcher.effective_capacity() {
+            self.effective.set(effective as f64);
         }
         self.window.refresh();
     }
