@@ -14,9 +14,16 @@
 //! * [`EnqueueError`]: refusals that hand the operation back (too expensive, too many
 //!   attempts, buffer full, stopped, stream dropped); [`BatcherError`] for
 //!   configuration and lifecycle mistakes.
+//! * [`Feedback`]: what the datastore said about a batch, from a callback
+//!   ([`WatcherBuilder::callback_with_feedback`]) or a stream [`Batch`]: throttled (with
+//!   its retry-after), and which operations go again.
+//! * [`PausePolicy`]: fixed pauses (go-batcher's) or [`ExponentialPause`]s; and
+//!   [`AdaptiveCapacity`], an AIMD effective capacity under the limiter's (see
+//!   [Adapting to the datastore](#adapting-to-the-datastore)).
 //! * Events on an [`events_core::Emitter`]: `request`, `flush-start`, `flush-done`,
-//!   `batch` (with [`BatchMetadata`]), `audit-pass`, `audit-fail`, `audit-skip`, `pause`,
-//!   `resume`, `shutdown` and `error`.
+//!   `batch` (with [`BatchMetadata`]), `audit-pass`, `audit-fail`, `audit-skip`, `pause`
+//!   (with [`PauseInfo`]), `resume`, `throttled`, `capacity-cut` and `capacity-raise`
+//!   (with [`CapacityChange`]), `shutdown` and `error`.
 //!
 //! Full batches leave as soon as the allowance permits, without waiting for a flush
 //! tick; partial batches leave on the flush tick, after lingering, or on
@@ -37,6 +44,16 @@
 //! watcher whose operation waits for the window keeps its turn; one whose backlog used
 //! up the slice yields the next turn to the other watchers. Without a rate limiter
 //! nothing is paced.
+//!
+//! # Adapting to the datastore
+//!
+//! A batch reported throttled ([`Feedback::throttled`]) pauses the batcher by its pause
+//! policy, at least for the datastore's retry-after; with an [`AdaptiveCapacity`] it also
+//! cuts the capacity the dispatcher works with by a factor, and while batches succeed
+//! that capacity climbs back by a share of the limiter's per interval, never above it.
+//! Operations handed back with [`Feedback::retry`] go again with their attempts
+//! counted; past the watcher's max attempts they come back in
+//! [`EnqueueErrorKind::TooManyAttempts`] errors.
 //!
 //! # Nothing is lost
 //!
