@@ -295,3 +295,45 @@ fn pause_policies_and_adaptive_capacities_are_checked_with_typed_errors() {
     let (option, _) = invalid(Batcher::builder().adaptive_capacity(AdaptiveCapacity::new()));
     assert_eq!(option, "adaptive_capacity");
 }
+
+#[tokio::test(start_paused = true)]
+async fn callback_batches_written_after_a_throttle_raise_the_capacity_back() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let batcher = Batcher::builder()
+        .rate_limiter(TestLimiter::new(1_000))
+        .pause_time(Duration::ZERO)
+        .adaptive_capacity(AdaptiveCapacity::new().decrease(0.5).increase(0.5))
+        .build()
+        .unwrap();
+    let events = Events::on(batcher.emitter());
+    let first = Arc::new(AtomicBool::new(true));
+    let f = first.clone();
+    let watcher = Watcher::builder().callback_with_feedback(
+        &batcher,
+        move |batch: Vec<Operation<u32>>, mut feedback: Feedback<u32>| {
+            let f = f.clone();
+            async move {
+                if f.swap(false, Ordering::SeqCst) {
+                    feedback.throttled(None);
+                    assert!(feedback.retry(batch).is_empty());
+                }
+            }
+        },
+    );
+    batcher.start().unwrap();
+    watcher.enqueue(Operation::new(0, 10)).await.unwrap();
+    eventually(Duration::from_secs(1), || {
+        events.count(EventName::CapacityCut) == 1
+    })
+    .await;
+    assert_eq!(batcher.effective_capacity(), Some(500));
+    // The retried operation and later ones are written: one interval later, back up.
+    for id in 1..30 {
+        watcher.enqueue(Operation::new(id, 10)).await.unwrap();
+        tokio::time::sleep(MS * 100).await;
+    }
+    assert_eq!(batcher.effective_capacity(), Some(1_000));
+    assert_eq!(events.count(EventName::CapacityRaise), 1);
+    batcher.stop().await;
+}
