@@ -216,8 +216,12 @@ fn classify(operation: &'static str, partition: Option<u32>, err: azure_core::Er
                     partition: partition_no,
                 };
             }
+            "LeaseNotPresentWithLeaseOperation" => {
+                return LeaseError::LeaseMissing {
+                    partition: partition_no,
+                };
+            }
             "LeaseIdMismatchWithLeaseOperation"
-            | "LeaseNotPresentWithLeaseOperation"
             | "LeaseIsBrokenAndCannotBeRenewed"
             | "LeaseLost" => {
                 return LeaseError::Lost {

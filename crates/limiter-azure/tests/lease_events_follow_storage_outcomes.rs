@@ -862,13 +862,24 @@ async fn an_instance_keeps_to_its_fair_share_while_others_want_partitions() {
     m.expect_renew().returning(|_, _| ready(Ok(())));
     m.expect_release().returning(record(&released));
     let log = announced.clone();
-    m.expect_announce().returning(move |_, wanted| {
+    let me = Arc::new(Mutex::new(None));
+    let my_id = me.clone();
+    m.expect_announce().returning(move |member, wanted| {
         log.lock().unwrap().push(wanted);
+        *my_id.lock().unwrap() = Some(limiter_azure::Member {
+            id: member,
+            wanted,
+            age: Duration::ZERO,
+        });
         ready(Ok(()))
     });
     let view = members.clone();
-    m.expect_members()
-        .returning(move || ready(Ok(view.lock().unwrap().clone())));
+    m.expect_members().returning(move || {
+        // The storage lists our own announcement next to the others'.
+        let mut all = view.lock().unwrap().clone();
+        all.extend(me.lock().unwrap().clone());
+        ready(Ok(all))
+    });
     let withdrawn = Arc::new(Mutex::new(0));
     let count = withdrawn.clone();
     m.expect_withdraw().returning(move |_| {
