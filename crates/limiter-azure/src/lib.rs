@@ -81,6 +81,7 @@ mod engine;
 mod error;
 mod fair;
 mod lease;
+mod quiet;
 mod resource;
 mod shared;
 

@@ -1,6 +1,7 @@
 //! A private Azurite killed mid-run: errors are raised, capacity falls back to the
 //! reserve before the leases could have lapsed on the server, and the limiter recovers by
-//! itself (recreating the lost blobs) once Azurite is back. Skipped (loudly) without
+//! itself once Azurite is back empty: a lease duration plus the margin after it sees the
+//! loss, it recreates the lost blobs and acquires again. Skipped (loudly) without
 //! `FLOWGATE_AZURITE_BIN`.
 
 mod support;
@@ -60,13 +61,20 @@ async fn an_outage_falls_back_to_the_reserve_and_recovers() {
         "{errors:?}"
     );
 
-    // Back (empty: it keeps nothing in memory across restarts).
+    // Back, empty (it keeps nothing in memory across restarts): the limiter sees the
+    // loss at its first call and takes nothing for a lease duration plus the margin.
     azurite.restart().await;
+    let back = Instant::now();
     assert!(
-        rec.wait_for(Duration::from_secs(10), |_| limiter.capacity() == 6)
+        rec.wait_for(Duration::from_secs(25), |_| limiter.capacity() == 6)
             .await,
         "did not recover: capacity {}",
         limiter.capacity()
+    );
+    let recovered_after = back.elapsed();
+    assert!(
+        recovered_after >= Duration::from_millis(15_500),
+        "acquired again {recovered_after:?} after the data loss"
     );
     assert!(
         rec.count(EventName::CreatedBlob) >= 4,
