@@ -11,10 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use azure_core::auth::Secret;
-use azure_storage::shared_access_signature::SasToken;
-use azure_storage::shared_access_signature::account_sas::{
-    AccountSasPermissions, AccountSasResource, AccountSasResourceType, AccountSharedAccessSignature,
-};
+use azure_core::hmac::hmac_sha256;
 use events_core::{EventName, RateLimiter};
 use limiter_azure::{AzureSharedResource, Credentials, EMULATOR_ACCOUNT};
 use tracing::field::{Field, Visit};
@@ -66,28 +63,20 @@ fn blob_endpoint(connection: &str) -> String {
         .to_owned()
 }
 
-/// An account SAS for blob containers and objects, signed with the emulator key.
+/// An account SAS (version 2018-11-09) for the blob service's containers and objects,
+/// signed with the emulator key; it expires in 2099.
 fn sas_token() -> String {
-    let permissions = AccountSasPermissions {
-        read: true,
-        write: true,
-        delete: true,
-        list: true,
-        add: true,
-        create: true,
-        update: true,
-        process: false,
-    };
-    AccountSharedAccessSignature::new(
-        EMULATOR_ACCOUNT.to_owned(),
-        Secret::new(DEV_KEY.to_owned()),
-        AccountSasResource::Blob,
-        AccountSasResourceType::Container,
-        time::OffsetDateTime::now_utc() + Duration::from_secs(3600),
-        permissions,
+    let (permissions, expiry, version) = ("rwdlacu", "2099-01-01T00:00:00Z", "2018-11-09");
+    let to_sign = format!("{EMULATOR_ACCOUNT}\n{permissions}\nb\nsco\n\n{expiry}\n\n\n{version}\n");
+    let sig = hmac_sha256(&to_sign, &Secret::new(DEV_KEY.to_owned())).unwrap();
+    let sig = sig
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    format!(
+        "sv={version}&ss=b&srt=sco&se={}&sp={permissions}&sig={sig}",
+        expiry.replace(':', "%3A")
     )
-    .token()
-    .unwrap()
 }
 
 /// One whole session: provision, start, acquire, renew (leases of 15 s are renewed after
