@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use events_core::{EventName, RateLimiter};
 
 use support::Recorder;
-use support::azurite::{PrivateAzurite, azurite_bin, builder, unique_container};
+use support::azurite::{Azurite, azurite_bin, builder, unique_container};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_falls_back_to_the_reserve_and_recovers() {
     let Some(bin) = azurite_bin() else { return };
-    let mut azurite = PrivateAzurite::start(bin).await;
+    let mut azurite = Azurite::start(bin).await.unwrap();
     let limiter = builder(&azurite.connection_string(), &unique_container("outage"))
         .shared_capacity(4)
         .reserved_capacity(2)
@@ -33,7 +33,7 @@ async fn an_outage_falls_back_to_the_reserve_and_recovers() {
             .await
     );
 
-    azurite.kill().await;
+    azurite.kill().await.unwrap();
     rec.clear();
     // Renewals start failing about 13 s after the leases were taken; the leases stop
     // counting 14.5 s after their requests were sent, before the server's 15 s.
@@ -63,7 +63,7 @@ async fn an_outage_falls_back_to_the_reserve_and_recovers() {
 
     // Back, empty (it keeps nothing in memory across restarts): the limiter sees the
     // loss at its first call and takes nothing for a lease duration plus the margin.
-    azurite.restart().await;
+    azurite.restart().await.unwrap();
     let back = Instant::now();
     assert!(
         rec.wait_for(Duration::from_secs(25), |_| limiter.capacity() == 6)
@@ -82,5 +82,5 @@ async fn an_outage_falls_back_to_the_reserve_and_recovers() {
     );
     limiter.stop().await.unwrap();
     assert_eq!(limiter.capacity(), 2);
-    azurite.kill().await;
+    azurite.kill().await.unwrap();
 }

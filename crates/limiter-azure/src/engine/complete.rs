@@ -243,7 +243,8 @@ impl Engine {
         let mut first = None;
         for (i, held, result) in results {
             match result {
-                Err(err) if held && !err.is_lost() => {
+                // A lease the storage forgot (or lost with its data) needs no release.
+                Err(err) if held && !err.is_lost() && !err.is_data_loss() => {
                     self.emit_error(i, &err);
                     first.get_or_insert(err);
                 }

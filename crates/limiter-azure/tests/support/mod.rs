@@ -3,6 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod azurite;
+pub mod fleet;
 pub mod mock;
 
 use std::sync::{Arc, Mutex};
