@@ -34,6 +34,7 @@ async fn fleet(azurite: &Azurite, prefix: &str) -> Fleet {
 #[ignore = "long: about 35 s (storage restarted empty, quarantine of a lease duration)"]
 async fn storage_killed_and_restarted_empty_never_lets_the_sum_exceed_the_limit() {
     let Some(bin) = azurite_bin() else { return };
+    let _serial = support::fleet::one_at_a_time().await;
     let mut azurite = Azurite::start(bin).await.unwrap();
     let fleet = fleet(&azurite, "killed").await;
     fleet.run_for(Duration::from_secs(3)).await;
@@ -63,6 +64,7 @@ async fn storage_killed_and_restarted_empty_never_lets_the_sum_exceed_the_limit(
 #[ignore = "long: about 35 s (storage hung for 20 s)"]
 async fn storage_hung_for_20_s_keeps_the_limit_and_recovers_within_3_s() {
     let Some(bin) = azurite_bin() else { return };
+    let _serial = support::fleet::one_at_a_time().await;
     let azurite = Azurite::start(bin).await.unwrap();
     let fleet = fleet(&azurite, "hung").await;
     fleet.run_for(Duration::from_secs(3)).await;

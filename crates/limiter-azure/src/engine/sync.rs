@@ -100,7 +100,11 @@ impl Engine {
                 let wanted = self.shared.wanted.load(Ordering::Acquire);
                 let partitions = self.shared.partitions.load(Ordering::Acquire);
                 let lease_secs = self.timing.lease_duration.as_secs().max(1);
-                let alive = self.timing.lease_duration * 2 + Duration::from_secs(2);
+                // A live instance announces at least every lease duration, late by up to one
+                // sync interval; one silent for longer (stopped, cut off) no longer counts,
+                // so that the others can take its partitions soon after its leases lapse.
+                let alive =
+                    self.timing.lease_duration + self.sync_interval() + Duration::from_secs(2);
                 let epoch = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs() / (2 * lease_secs));

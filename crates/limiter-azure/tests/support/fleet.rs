@@ -18,6 +18,13 @@ pub const SHARED: u32 = 10_000;
 pub const FACTOR: u32 = 1_000;
 pub const PARTITIONS: usize = 10;
 
+/// Holds the long fault tests of one test binary to one at a time: on a loaded machine
+/// (two cores) their timing assertions are about the limiter, not the scheduler.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}
+
 /// One sample: when, and the sum of the instances' capacities.
 pub type Sample = (Instant, u32);
 

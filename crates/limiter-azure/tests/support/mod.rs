@@ -5,6 +5,7 @@
 pub mod azurite;
 pub mod fleet;
 pub mod mock;
+pub mod processes;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
