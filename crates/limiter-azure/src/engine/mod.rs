@@ -243,7 +243,7 @@ impl Engine {
                 let announce = (partition != u32::MAX).then_some(partition);
                 async move {
                     if let Some(wanted) = announce {
-                        manager.announce(member.clone(), wanted).await?;
+                        manager.announce(member, wanted).await?;
                     }
                     manager.members().await.map(Some)
                 }
