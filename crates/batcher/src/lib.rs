@@ -96,6 +96,7 @@ mod operation;
 mod options;
 mod pacing;
 mod queue;
+mod resources;
 mod scheduler;
 mod starts;
 mod watcher;
@@ -106,9 +107,11 @@ pub use crate::batcher::{Batcher, Stopped};
 #[doc(inline)]
 pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
 #[doc(inline)]
-pub use crate::operation::{BatchMetadata, Operation, OperationInfo};
+pub use crate::operation::{BatchMetadata, Operation, OperationInfo, ResourceCosts};
 #[doc(inline)]
 pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE, MAX_DURATION};
+#[doc(inline)]
+pub use crate::resources::{MAX_RESOURCES, PRIMARY_RESOURCE};
 #[doc(inline)]
 pub use crate::watcher::{Batch, Batches, Watcher, WatcherBuilder};
 
