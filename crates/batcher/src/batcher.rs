@@ -214,7 +214,9 @@ impl Batcher {
         self.core.buffer.ops()
     }
 
-    /// The capacity the batcher needs: the cost of everything enqueued and not yet done.
+    /// The capacity the batcher needs in its primary resource: the cost of everything
+    /// enqueued and not yet done (see [`needs_capacity_of`](Self::needs_capacity_of) for
+    /// the other resources).
     pub fn needs_capacity(&self) -> u64 {
         self.core.needs_capacity()
     }

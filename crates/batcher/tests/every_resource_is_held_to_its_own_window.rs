@@ -254,6 +254,39 @@ async fn batch_events_carry_each_operations_cost_per_resource() {
     batcher.stop().await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn an_added_resource_is_charged_when_a_stream_consumer_receives() {
+    let batcher = Batcher::builder()
+        .resource("bytes", limiter(10))
+        .linger(Duration::ZERO)
+        .build()
+        .unwrap();
+    let (watcher, mut batches) = Watcher::builder().max_batch_size(1).stream::<u32>(&batcher);
+    for i in 0..3 {
+        watcher
+            .try_enqueue(Operation::new(i, 0).with_cost("bytes", 10))
+            .unwrap();
+    }
+    let t0 = Instant::now();
+    batcher.start().unwrap();
+    let mut at = Vec::new();
+    let first = batches.next().await.unwrap();
+    at.push(Instant::now() - t0);
+    drop(first);
+    // The consumer stalls: the second batch counts from when it is received, so the
+    // third cannot follow it within the second.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for _ in 0..2 {
+        let batch = batches.next().await.unwrap();
+        at.push(Instant::now() - t0);
+        drop(batch);
+    }
+    assert_eq!(at[0], Duration::ZERO);
+    assert_eq!(at[1], Duration::from_secs(3));
+    assert!(at[2] >= Duration::from_secs(4), "{at:?}");
+    batcher.stop().await;
+}
+
 /// One random case: up to four resources (the primary one perhaps unlimited), ops with a
 /// random cost in each spread over two watchers.
 #[derive(Debug)]
