@@ -10,6 +10,8 @@ use events_core::RateLimiter;
 use limiter_provisioned::ProvisionedResource;
 use tokio::runtime::Runtime;
 
+use crate::batcher::max_window;
+
 /// Request units per second.
 pub const RU_CAPACITY: u32 = 10_000;
 
@@ -51,21 +53,6 @@ struct Start {
     ru: u64,
     bytes: u64,
     payloads: Vec<u32>,
-}
-
-/// The most cost in any half-open one-second window of `starts`.
-pub fn max_window(mut starts: Vec<(Instant, u64)>) -> u64 {
-    starts.sort_by_key(|x| x.0);
-    let (mut max, mut lo, mut sum) = (0, 0, 0);
-    for &(at, c) in &starts {
-        sum += c;
-        while at.duration_since(starts[lo].0) >= Duration::from_secs(1) {
-            sum -= starts[lo].1;
-            lo += 1;
-        }
-        max = max.max(sum);
-    }
-    max
 }
 
 /// Cost started over the complete seconds since the first start, over capacity.

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use batcher::{BatchMetadata, Batcher, Operation, Watcher};
 use events_core::RateLimiter;
-use flowgate_benches::batcher::{Throughput, runtime};
+use flowgate_benches::batcher::{Throughput, max_window, runtime};
 use flowgate_benches::report::Report;
 use limiter_provisioned::ProvisionedResource;
 use tokio::runtime::Runtime;
@@ -128,21 +128,6 @@ fn max_bucket(d: &[(Instant, u64)], first: Instant, bucket: Duration) -> u64 {
             .or_default() += c;
     }
     sums.into_values().max().unwrap_or(0)
-}
-
-/// The largest total cost in any half-open one-second window of `(time, cost)` pairs.
-fn max_window(mut d: Vec<(Instant, u64)>) -> u64 {
-    d.sort_by_key(|x| x.0);
-    let (mut max, mut lo, mut sum) = (0, 0, 0);
-    for &(at, c) in &d {
-        sum += c;
-        while at.duration_since(d[lo].0) >= Duration::from_secs(1) {
-            sum -= d[lo].1;
-            lo += 1;
-        }
-        max = max.max(sum);
-    }
-    max
 }
 
 /// W2: releases are timed by the batch events (stamped as the batcher hands a batch
