@@ -89,10 +89,12 @@ impl<T> Operation<T> {
     /// name is not silently free.
     #[must_use]
     pub fn with_cost(mut self, resource: &'static str, cost: u32) -> Self {
-        let extra = self.extra.get_or_insert_with(Default::default);
-        match extra.0.iter_mut().find(|(name, _)| *name == resource) {
-            Some(entry) => entry.1 = cost,
-            None => extra.0.push((resource, cost)),
+        // Kept in name order, so that operations with the same costs set in another
+        // order are equal.
+        let extra = &mut self.extra.get_or_insert_with(Default::default).0;
+        match extra.binary_search_by(|(name, _)| (*name).cmp(resource)) {
+            Ok(i) => extra[i].1 = cost,
+            Err(i) => extra.insert(i, (resource, cost)),
         }
         self
     }
@@ -105,7 +107,8 @@ impl<T> Operation<T> {
             .map_or(0, |(_, cost)| cost)
     }
 
-    /// The costs in additional resources, as set with [`with_cost`](Operation::with_cost).
+    /// The costs in additional resources, as set with [`with_cost`](Operation::with_cost),
+    /// in name order.
     pub fn extra_costs(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
         self.extra.iter().flat_map(|v| v.0.iter().copied())
     }
