@@ -84,11 +84,17 @@ impl Resources {
         limiter: Option<Arc<dyn RateLimiter>>,
         more: Vec<(&'static str, Arc<dyn RateLimiter>)>,
     ) -> Result<Self, BatcherError> {
+        if primary.is_empty() {
+            return Err(BatcherError::EmptyResourceName);
+        }
         let mut list = vec![Resource {
             name: primary,
             limiter,
         }];
         for (name, limiter) in more {
+            if name.is_empty() {
+                return Err(BatcherError::EmptyResourceName);
+            }
             if list.iter().any(|r| r.name == name) {
                 return Err(BatcherError::DuplicateResource { name });
             }
@@ -96,9 +102,6 @@ impl Resources {
                 name,
                 limiter: Some(limiter),
             });
-        }
-        if list.iter().any(|r| r.name.is_empty()) {
-            return Err(BatcherError::EmptyResourceName);
         }
         if list.len() > MAX_RESOURCES {
             return Err(BatcherError::TooManyResources {

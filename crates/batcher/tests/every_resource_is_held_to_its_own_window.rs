@@ -44,6 +44,12 @@ fn resource_names_must_be_non_empty_distinct_and_few() {
         err(Batcher::builder().primary_resource("")),
         BatcherError::EmptyResourceName
     );
+    assert_eq!(
+        err(Batcher::builder()
+            .resource("", limiter(1))
+            .resource("", limiter(1))),
+        BatcherError::EmptyResourceName
+    );
     const NAMES: [&str; MAX_RESOURCES] = ["a", "b", "c", "d", "e", "f", "g", "h"];
     let many = NAMES
         .iter()
