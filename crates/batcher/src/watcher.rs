@@ -191,8 +191,9 @@ impl<T: Send + 'static> Watcher<T> {
     ///
     /// # Errors
     ///
-    /// [`EnqueueError`] holding `op`: too expensive, too many attempts, buffer full,
-    /// stopped, or closed (the watcher's [`Batches`] stream was dropped).
+    /// [`EnqueueError`] holding `op`: too expensive (in some resource), a cost in a
+    /// resource the batcher does not have, too many attempts, buffer full, stopped, or
+    /// closed (the watcher's [`Batches`] stream was dropped).
     #[inline]
     pub fn try_enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
         match self.check(op) {
@@ -206,7 +207,8 @@ impl<T: Send + 'static> Watcher<T> {
     ///
     /// # Errors
     ///
-    /// [`EnqueueError`] holding `op`: too expensive, too many attempts, buffer full (only
+    /// [`EnqueueError`] holding `op`: too expensive (in some resource), a cost in a
+    /// resource the batcher does not have, too many attempts, buffer full (only
     /// with `error_on_full_buffer`), stopped (also if the batcher stops while waiting), or
     /// closed (the watcher's [`Batches`] stream was dropped, also while waiting).
     ///
