@@ -234,7 +234,7 @@ mod tests {
     /// A queue of operation costs, one operation per batch, named for the record.
     struct Plain {
         name: char,
-        costs: Mutex<VecDeque<u64>>,
+        costs: Mutex<VecDeque<Costs>>,
         log: Arc<Mutex<Vec<char>>>,
     }
 
@@ -250,7 +250,6 @@ mod tests {
             let Some(&cost) = costs.front() else {
                 return Step::Empty;
             };
-            let cost = Costs::primary(cost);
             if !allowance.admits(&Costs::default(), &cost) {
                 return Step::Blocked { cost };
             }
@@ -274,7 +273,7 @@ mod tests {
             .map(|&(name, costs)| {
                 Arc::new(Plain {
                     name,
-                    costs: Mutex::new(costs.iter().copied().collect()),
+                    costs: Mutex::new(costs.iter().map(|c| Costs::primary(*c)).collect()),
                     log: log.clone(),
                 }) as Arc<dyn Queue>
             })
@@ -368,5 +367,48 @@ mod tests {
         s.add(qs);
         let pass = run(s.pass(later, &[Some(100)], false, true, &|| true, &mut || {}));
         assert_eq!(pass.released, 0, "c waits behind a's blocked operation");
+    }
+
+    #[test]
+    fn an_operation_waits_until_every_resource_window_has_room() {
+        // Two resources of 100/s; the op costs 60 in each, after 60 in the first and
+        // 60 in the second started half a second apart.
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(TICK, t0, 2);
+        let two = |a, b| {
+            let mut c = Costs::default();
+            c.0[0] = a;
+            c.0[1] = b;
+            c
+        };
+        let log = Arc::new(Mutex::new(Vec::new()));
+        s.add([Arc::new(Plain {
+            name: 'a',
+            costs: Mutex::new([two(60, 0), two(0, 60), two(60, 60)].into()),
+            log: log.clone(),
+        }) as Arc<dyn Queue>]);
+        let caps = [Some(100), Some(100)];
+        let pass = run(s.pass(t0, &caps, true, true, &|| true, &mut || {}));
+        // Each of the first two overdraws one resource's slice and costs nothing in the
+        // other, so both go; the third waits.
+        assert_eq!(pass.released, 2);
+        assert_eq!(*log.lock().unwrap(), vec!['a', 'a']);
+        // The second one's callback starts half a second late.
+        let half = t0 + TICK * 5;
+        s.settle([(Some(t0), two(60, 0)), (Some(half), two(0, 60))]);
+        let later = t0 + TICK * 7;
+        s.tick(later);
+        let pass = run(s.pass(later, &caps, true, true, &|| true, &mut || {}));
+        assert_eq!(pass.released, 0);
+        // The first window has room at t0 + 1 s, the second only half a second later.
+        assert_eq!(pass.wake_at, Some(half + Duration::from_secs(1)));
+        let early = t0 + Duration::from_secs(1);
+        s.tick(early);
+        let pass = run(s.pass(early, &caps, true, true, &|| true, &mut || {}));
+        assert_eq!(pass.released, 0, "one window with room is not enough");
+        let at = half + Duration::from_secs(1);
+        s.tick(at);
+        let pass = run(s.pass(at, &caps, true, true, &|| true, &mut || {}));
+        assert_eq!(pass.released, 1);
     }
 }
