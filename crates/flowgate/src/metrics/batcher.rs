@@ -24,6 +24,9 @@ pub struct BatcherMetrics {
     needs_capacity: Gauge,
     inflight: Gauge,
     capacity: Gauge,
+    /// Per resource of the batcher (the primary one first): its name, needs-capacity
+    /// and capacity gauges.
+    resources: Vec<(&'static str, Gauge, Gauge)>,
 }
 
 impl std::fmt::Debug for BatcherMetrics {
@@ -102,6 +105,15 @@ impl BatcherMetrics {
             metrics::counter!("flowgate_batcher_released_operations_total", base.clone());
         let cost = metrics::counter!("flowgate_batcher_released_cost_total", base.clone());
         let pauses = metrics::counter!("flowgate_batcher_pauses_total", base.clone());
+        let resource_cost: Vec<Counter> = batcher
+            .resources()
+            .map(|r| {
+                metrics::counter!(
+                    "flowgate_batcher_resource_released_cost_total",
+                    with(&base, "resource", r)
+                )
+            })
+            .collect();
         let audit =
             |o| metrics::counter!("flowgate_batcher_audits_total", with(&base, "outcome", o));
         let (pass, fail, skip): (Counter, Counter, Counter) =
@@ -117,6 +129,9 @@ impl BatcherMetrics {
                         operations.increment(meta.operations.len() as u64);
                         cost.increment(c);
                         win.add(event.at(), c);
+                        for (counter, r) in resource_cost.iter().zip(&meta.resources) {
+                            counter.increment(r.costs.iter().map(|c| u64::from(*c)).sum());
+                        }
                     }
                 }
                 EventName::Pause => pauses.increment(1),
@@ -133,6 +148,17 @@ impl BatcherMetrics {
             needs_capacity: metrics::gauge!("flowgate_batcher_needs_capacity", base.clone()),
             inflight: metrics::gauge!("flowgate_batcher_inflight_batches", base.clone()),
             capacity: metrics::gauge!("flowgate_batcher_window_capacity", base.clone()),
+            resources: batcher
+                .resources()
+                .map(|r| {
+                    let labels = with(&base, "resource", r);
+                    (
+                        r,
+                        metrics::gauge!("flowgate_batcher_resource_needs_capacity", labels.clone()),
+                        metrics::gauge!("flowgate_batcher_resource_capacity", labels),
+                    )
+                })
+                .collect(),
             base,
         }
     }
@@ -142,6 +168,7 @@ impl BatcherMetrics {
         let kind = match kind {
             EnqueueErrorKind::TooExpensive { .. } => "too_expensive",
             EnqueueErrorKind::TooManyAttempts { .. } => "too_many_attempts",
+            EnqueueErrorKind::UnknownResource { .. } => "unknown_resource",
             EnqueueErrorKind::BufferFull { .. } => "buffer_full",
             EnqueueErrorKind::Closed => "closed",
             EnqueueErrorKind::Stopped => "stopped",
@@ -164,6 +191,14 @@ impl Sample for BatcherMetrics {
         self.inflight.set(self.batcher.inflight() as f64);
         if let Some(limiter) = self.batcher.rate_limiter() {
             self.capacity.set(f64::from(limiter.capacity()));
+        }
+        for (name, needs, capacity) in &self.resources {
+            if let Some(n) = self.batcher.needs_capacity_of(name) {
+                needs.set(n as f64);
+            }
+            if let Some(limiter) = self.batcher.resource_limiter(name) {
+                capacity.set(f64::from(limiter.capacity()));
+            }
         }
         self.window.refresh();
     }
