@@ -116,3 +116,18 @@ pub fn runtime() -> Runtime {
         .build()
         .expect("a tokio runtime")
 }
+
+/// The most cost in any half-open one-second window of `(start, cost)` pairs.
+pub fn max_window(mut starts: Vec<(Instant, u64)>) -> u64 {
+    starts.sort_by_key(|x| x.0);
+    let (mut max, mut lo, mut sum) = (0, 0, 0);
+    for &(at, c) in &starts {
+        sum += c;
+        while at.duration_since(starts[lo].0) >= Duration::from_secs(1) {
+            sum -= starts[lo].1;
+            lo += 1;
+        }
+        max = max.max(sum);
+    }
+    max
+}

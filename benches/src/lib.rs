@@ -7,3 +7,4 @@ pub mod azure;
 pub mod batcher;
 pub mod bbs;
 pub mod report;
+pub mod resources;

@@ -4,7 +4,7 @@
 //! when dropped, so an early `?` return never leaves it running.
 
 use std::fs;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -14,11 +14,6 @@ use anyhow::{Context, Result, bail};
 
 /// The Azurite release the project is tested with (override with `AZURITE_VERSION`).
 const DEFAULT_VERSION: &str = "3.37.0";
-/// The published, well-known development account of the Azure storage emulators.
-const ACCOUNT: &str = "devstoreaccount1";
-/// The published development key of that account; it is not a secret.
-const KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running Azurite blob service, stopped on drop.
@@ -38,7 +33,7 @@ impl Azurite {
         // A free port can be taken by someone else before Azurite binds it: try again then.
         let mut last_err = None;
         for _ in 0..3 {
-            let port = free_port()?;
+            let port = testkit::free_port().context("finding a free port")?;
             match spawn(&bin, port, &logs) {
                 Ok(azurite) => return Ok(azurite),
                 Err(e) => last_err = Some(e),
@@ -49,18 +44,14 @@ impl Azurite {
 
     /// The connection string of the running emulator.
     pub(crate) fn connection_string(&self) -> String {
-        format!(
-            "DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};\
-             BlobEndpoint=http://127.0.0.1:{}/{ACCOUNT};",
-            self.port
-        )
+        testkit::connection_string(&testkit::endpoint(self.port))
     }
 
     /// The environment that tests, benches and the demo read to find the emulator.
     pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
         vec![
             ("AZURE_STORAGE_CONNECTION_STRING", self.connection_string()),
-            ("FLOWGATE_AZURITE_BIN", self.bin.display().to_string()),
+            (testkit::BIN_ENV, self.bin.display().to_string()),
             ("FLOWGATE_AZURITE_PORT", self.port.to_string()),
         ]
     }
@@ -89,15 +80,9 @@ fn spawn(bin: &Path, port: u16, logs: &Path) -> Result<Azurite> {
     let log = logs.join(format!("blob-{port}.log"));
     let out = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
     let err = out.try_clone()?;
+    // The same arguments as the tests' private emulators: loopback, in memory, quiet.
     let child = Command::new(bin)
-        .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-        // In-memory and no telemetry; --location cannot be combined with in-memory mode.
-        .args([
-            "--inMemoryPersistence",
-            "--skipApiVersionCheck",
-            "--disableTelemetry",
-        ])
-        .arg("--silent")
+        .args(testkit::args(port))
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
@@ -128,11 +113,6 @@ fn spawn(bin: &Path, port: u16, logs: &Path) -> Result<Azurite> {
         }
         thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Where Azurite is installed: `FLOWGATE_AZURITE_HOME`, else the user's cache, else target/.

@@ -29,7 +29,10 @@ const ALL_CRATES: &[&str] = &[
     "bbs-events",
     "bbs-events-cli",
     "flowgate",
+    "testkit",
 ];
+/// Test-support crates: dev-dependencies of the others, depending on no workspace crate.
+const SUPPORT_CRATES: &[&str] = &["testkit"];
 
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut long = false;
@@ -181,6 +184,19 @@ fn check_crate_graph() -> Result<()> {
         }
     }
     eprintln!("xtask: no implementation crate depends on a sibling");
+    for krate in SUPPORT_CRATES {
+        let deps = dependencies(krate, &[])?;
+        if let Some(name) = deps
+            .iter()
+            .skip(1)
+            .find(|n| ALL_CRATES.contains(&n.as_str()))
+        {
+            bail!(
+                "`{krate}` depends on `{name}`; test-support crates may depend on no workspace crate"
+            );
+        }
+    }
+    eprintln!("xtask: test-support crates depend on no workspace crate");
 
     // The command line's dependencies stay in bbs-events-cli, out of library users' builds.
     let bbs = dependencies("bbs-events", &[])?;

@@ -13,6 +13,10 @@
 //!   ratios of back-to-back pairs run in alternating order.
 //! * W1 with the metrics bridge on (a Prometheus recorder installed), relative to W1
 //!   (`--only metrics` runs just that).
+//! * Multi-resource: request units and payload bytes, each with its own provisioned
+//!   limiter, a backlog of ops heavy in one or the other, run twice so that each
+//!   resource is the bottleneck once: each resource's largest one-second window at
+//!   callback start, and the bottleneck's utilisation (`--only resources` runs just that).
 //!
 //! `--quick` shortens every run. With `FLOWGATE_BENCH_OUT` set, one JSON object per
 //! figure is appended to that file.
@@ -22,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use batcher::{BatchMetadata, Batcher, Operation, Watcher};
 use events_core::RateLimiter;
-use flowgate_benches::batcher::{Throughput, runtime};
+use flowgate_benches::batcher::{Throughput, max_window, runtime};
 use flowgate_benches::report::Report;
 use limiter_provisioned::ProvisionedResource;
 use tokio::runtime::Runtime;
@@ -124,21 +128,6 @@ fn max_bucket(d: &[(Instant, u64)], first: Instant, bucket: Duration) -> u64 {
             .or_default() += c;
     }
     sums.into_values().max().unwrap_or(0)
-}
-
-/// The largest total cost in any half-open one-second window of `(time, cost)` pairs.
-fn max_window(mut d: Vec<(Instant, u64)>) -> u64 {
-    d.sort_by_key(|x| x.0);
-    let (mut max, mut lo, mut sum) = (0, 0, 0);
-    for &(at, c) in &d {
-        sum += c;
-        while at.duration_since(d[lo].0) >= Duration::from_secs(1) {
-            sum -= d[lo].1;
-            lo += 1;
-        }
-        max = max.max(sum);
-    }
-    max
 }
 
 /// W2: releases are timed by the batch events (stamped as the batcher hands a batch
@@ -296,6 +285,9 @@ fn main() {
     }
     if wants("w3") {
         latency_figures(&rt, &mut report, quick);
+    }
+    if wants("resources") {
+        resource_figures(&rt, &mut report, quick);
     }
     report.write_json();
 }
@@ -484,4 +476,29 @@ fn metrics_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) {
         "x",
         "<= 1.05",
     );
+}
+
+/// Two resources, each the bottleneck in one run (see `flowgate_benches::resources`).
+fn resource_figures(rt: &Runtime, report: &mut Report, quick: bool) {
+    let run_for = Duration::from_secs(if quick { 4 } else { 8 });
+    for (bytes_capacity, expected) in [(1_500_000, "ru"), (1_200_000, "bytes")] {
+        let r = flowgate_benches::resources::two_resources(rt, bytes_capacity, run_for);
+        assert_eq!(r.duplicates, 0, "an operation was delivered twice");
+        let label = format!("resources, {expected}-bound");
+        for f in r.resources {
+            report.add(
+                &format!("{label}: {} max in a 1-s window", f.name),
+                f.window_max as f64,
+                f.name,
+                &format!("<= {}", f.capacity),
+            );
+        }
+        let b = r.bottleneck();
+        report.add(
+            &format!("{label}: bottleneck ({}) utilisation", b.name),
+            b.utilisation * 100.0,
+            "%",
+            ">= 97",
+        );
+    }
 }

@@ -284,7 +284,7 @@ impl Core {
         let Some(adaptive) = &self.adaptive else {
             return limiter;
         };
-        let (capacity, change) = adaptive.effective(now, limiter, self.buffer.cost() > 0);
+        let (capacity, change) = adaptive.effective(now, limiter, self.buffer.cost(0) > 0);
         if let Some(change) = change {
             change.emit(self, EventName::CapacityRaise);
         }
@@ -293,7 +293,7 @@ impl Core {
 
     /// A batch was reported throttled: cut the effective capacity if configured.
     pub(crate) fn capacity_throttled(&self, now: Instant) {
-        let (Some(adaptive), Some(limiter)) = (&self.adaptive, &self.limiter) else {
+        let (Some(adaptive), Some(limiter)) = (&self.adaptive, self.resources.limiter(0)) else {
             return;
         };
         if let Some(change) = adaptive.throttled(now, u64::from(limiter.capacity())) {

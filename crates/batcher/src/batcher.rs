@@ -13,6 +13,7 @@ use crate::core::Core;
 use crate::lifecycle::Lifecycle;
 use crate::options::BatcherBuilder;
 use crate::pause::PauseReason;
+use crate::resources::Resources;
 use crate::starts::Starts;
 use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loops};
 
@@ -101,7 +102,7 @@ impl Batcher {
         BatcherBuilder::default()
     }
 
-    pub(crate) fn from_builder(b: BatcherBuilder) -> Batcher {
+    pub(crate) fn from_builder(b: BatcherBuilder, resources: Resources) -> Batcher {
         let cancel = b.cancel.map(|t| t.child_token()).unwrap_or_default();
         let buffer_size = b.options.buffer_size;
         let (pause, adaptive) = (b.options.pause, b.options.adaptive);
@@ -109,7 +110,7 @@ impl Batcher {
             options: b.options,
             owns_emitter: b.emitter.is_none(),
             emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
-            limiter: b.limiter,
+            resources,
             buffer: Buffer::new(buffer_size),
             inflight: Default::default(),
             wake: Notify::new(),
@@ -218,7 +219,9 @@ impl Batcher {
         self.core.buffer.ops()
     }
 
-    /// The capacity the batcher needs: the cost of everything enqueued and not yet done.
+    /// The capacity the batcher needs in its primary resource: the cost of everything
+    /// enqueued and not yet done (see [`needs_capacity_of`](Self::needs_capacity_of) for
+    /// the other resources).
     pub fn needs_capacity(&self) -> u64 {
         self.core.needs_capacity()
     }
@@ -244,13 +247,32 @@ impl Batcher {
     /// [`adaptive_capacity`](BatcherBuilder::adaptive_capacity) keeps it down after
     /// throttling; `None` without a limiter.
     pub fn effective_capacity(&self) -> Option<u64> {
-        let limiter = u64::from(self.core.limiter.as_ref()?.capacity());
+        let limiter = u64::from(self.core.resources.limiter(0)?.capacity());
         let adjusted = self.core.adaptive.as_ref().and_then(|a| a.current());
         Some(adjusted.map_or(limiter, |c| c.min(limiter)))
     }
 
-    /// The rate limiter, if any.
+    /// The primary resource's rate limiter, if any.
     pub fn rate_limiter(&self) -> Option<&Arc<dyn RateLimiter>> {
-        self.core.limiter.as_ref()
+        self.core.resources.limiter(0)
+    }
+
+    /// The names of the batcher's resources, the primary one first.
+    pub fn resources(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.core.resources.names()
+    }
+
+    /// The rate limiter of the resource named `name` (the primary one included).
+    pub fn resource_limiter(&self, name: &str) -> Option<&Arc<dyn RateLimiter>> {
+        let r = self.core.resources.names().position(|n| n == name)?;
+        self.core.resources.limiter(r)
+    }
+
+    /// What the batcher needs in the resource named `name`: the cost in it of everything
+    /// enqueued and not yet done (what its limiter is asked for); `None` for a resource
+    /// the batcher does not have.
+    pub fn needs_capacity_of(&self, name: &str) -> Option<u64> {
+        let r = self.core.resources.names().position(|n| n == name)?;
+        Some(self.core.needs(r))
     }
 }

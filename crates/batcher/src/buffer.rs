@@ -20,6 +20,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 
 use tokio::sync::{Notify, Semaphore};
 
+use crate::resources::{Costs, MAX_RESOURCES};
+
 /// The buffer was full, or closed because the batcher stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NoRoom {
@@ -33,7 +35,8 @@ pub(crate) enum NoRoom {
 #[repr(align(128))]
 pub(crate) struct Buffer {
     room: Semaphore,
-    cost: AtomicU64,
+    /// Per resource, indexed as in [`Resources`](crate::resources::Resources).
+    cost: [AtomicU64; MAX_RESOURCES],
     delivering: AtomicUsize,
     size: usize,
     /// Wakes producers waiting for room, once `slice` permits are free.
@@ -48,7 +51,7 @@ impl Buffer {
     pub(crate) fn new(size: usize) -> Self {
         Buffer {
             room: Semaphore::new(size),
-            cost: AtomicU64::new(0),
+            cost: Default::default(),
             delivering: AtomicUsize::new(0),
             size,
             space: Notify::new(),
@@ -62,14 +65,32 @@ impl Buffer {
         self.size
     }
 
+    #[inline]
+    fn add_cost(&self, costs: &Costs) {
+        for (counter, c) in self.cost.iter().zip(costs.0) {
+            if c != 0 {
+                counter.fetch_add(c, Ordering::AcqRel);
+            }
+        }
+    }
+
+    #[inline]
+    fn sub_cost(&self, costs: &Costs) {
+        for (counter, c) in self.cost.iter().zip(costs.0) {
+            if c != 0 {
+                counter.fetch_sub(c, Ordering::AcqRel);
+            }
+        }
+    }
+
     /// Takes room for one operation of `cost` if there is some now; returns whether the
     /// buffer is full after it.
     #[inline]
-    pub(crate) fn try_admit(&self, cost: u32) -> Result<bool, NoRoom> {
+    pub(crate) fn try_admit(&self, cost: &Costs) -> Result<bool, NoRoom> {
         match self.room.try_acquire() {
             Ok(permit) => {
                 permit.forget();
-                self.cost.fetch_add(u64::from(cost), Ordering::AcqRel);
+                self.add_cost(cost);
                 Ok(self.room.available_permits() == 0)
             }
             Err(tokio::sync::TryAcquireError::NoPermits) => Err(NoRoom::Full),
@@ -83,7 +104,7 @@ impl Buffer {
     /// # Cancel safety
     ///
     /// Cancel safe: room is taken only when the future completes.
-    pub(crate) async fn admit(&self, cost: u32) -> Result<bool, NoRoom> {
+    pub(crate) async fn admit(&self, cost: &Costs) -> Result<bool, NoRoom> {
         loop {
             match self.try_admit(cost) {
                 Err(NoRoom::Full) => {}
@@ -114,17 +135,17 @@ impl Buffer {
 
     /// Gives back room and cost of operations that left the buffer (or were admitted
     /// and then refused).
-    pub(crate) fn release(&self, ops: usize, cost: u64) {
-        self.cost.fetch_sub(cost, Ordering::AcqRel);
+    pub(crate) fn release(&self, ops: usize, cost: &Costs) {
+        self.sub_cost(cost);
         self.room.add_permits(ops);
         self.wake_waiters();
     }
 
     /// Operations released to a stream: their cost is inflight now, their room is held
     /// until the consumer receives them.
-    pub(crate) fn hold_for_delivery(&self, ops: usize, cost: u64) {
+    pub(crate) fn hold_for_delivery(&self, ops: usize, cost: &Costs) {
         self.delivering.fetch_add(ops, Ordering::AcqRel);
-        self.cost.fetch_sub(cost, Ordering::AcqRel);
+        self.sub_cost(cost);
     }
 
     /// A stream's consumer received `ops` operations: their room is free.
@@ -136,9 +157,9 @@ impl Buffer {
 
     /// A batch released to a stream never reached its consumer: its operations are
     /// buffered again (their room was held all along).
-    pub(crate) fn undelivered(&self, ops: usize, cost: u64) {
+    pub(crate) fn undelivered(&self, ops: usize, cost: &Costs) {
         self.delivering.fetch_sub(ops, Ordering::AcqRel);
-        self.cost.fetch_add(cost, Ordering::AcqRel);
+        self.add_cost(cost);
     }
 
     /// Operations holding room: buffered, or on their way to a stream's consumer.
@@ -146,9 +167,9 @@ impl Buffer {
         self.size.saturating_sub(self.room.available_permits())
     }
 
-    /// Cost of the operations not yet released.
-    pub(crate) fn cost(&self) -> u64 {
-        self.cost.load(Ordering::Acquire)
+    /// Cost in resource `r` of the operations not yet released.
+    pub(crate) fn cost(&self, r: usize) -> u64 {
+        self.cost[r].load(Ordering::Acquire)
     }
 
     /// Operations that `take_unsent` can take back: those holding room, less those on
@@ -178,37 +199,37 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn room_is_held_until_the_consumer_receives() {
         let b = Buffer::new(3);
-        assert_eq!(b.try_admit(5), Ok(false));
-        assert_eq!(b.try_admit(5), Ok(false));
-        assert_eq!(b.try_admit(5), Ok(true));
-        assert_eq!(b.try_admit(5), Err(NoRoom::Full));
-        assert_eq!((b.ops(), b.cost(), b.unsent()), (3, 15, 3));
-        b.hold_for_delivery(2, 10);
+        assert_eq!(b.try_admit(&Costs::primary(5)), Ok(false));
+        assert_eq!(b.try_admit(&Costs::primary(5)), Ok(false));
+        assert_eq!(b.try_admit(&Costs::primary(5)), Ok(true));
+        assert_eq!(b.try_admit(&Costs::primary(5)), Err(NoRoom::Full));
+        assert_eq!((b.ops(), b.cost(0), b.unsent()), (3, 15, 3));
+        b.hold_for_delivery(2, &Costs::primary(10));
         assert_eq!(
-            (b.ops(), b.cost(), b.unsent(), b.is_full()),
+            (b.ops(), b.cost(0), b.unsent(), b.is_full()),
             (3, 5, 1, true)
         );
-        b.undelivered(1, 5);
+        b.undelivered(1, &Costs::primary(5));
         b.delivered(1);
-        assert_eq!((b.ops(), b.cost(), b.unsent()), (2, 10, 2));
-        assert_eq!(b.admit(1).await, Ok(true));
-        b.release(3, 11);
-        assert_eq!((b.ops(), b.cost()), (0, 0));
+        assert_eq!((b.ops(), b.cost(0), b.unsent()), (2, 10, 2));
+        assert_eq!(b.admit(&Costs::primary(1)).await, Ok(true));
+        b.release(3, &Costs::primary(11));
+        assert_eq!((b.ops(), b.cost(0)), (0, 0));
     }
 
     #[tokio::test(start_paused = true)]
     async fn closing_wakes_the_waiting_and_refuses_the_rest() {
         let b = std::sync::Arc::new(Buffer::new(1));
-        b.try_admit(1).unwrap();
+        b.try_admit(&Costs::primary(1)).unwrap();
         let waiting = tokio::spawn({
             let b = b.clone();
-            async move { b.admit(1).await }
+            async move { b.admit(&Costs::primary(1)).await }
         });
         tokio::task::yield_now().await;
         b.close();
         assert_eq!(waiting.await.unwrap(), Err(NoRoom::Closed));
-        assert_eq!(b.try_admit(1), Err(NoRoom::Closed));
-        b.release(1, 1);
+        assert_eq!(b.try_admit(&Costs::primary(1)), Err(NoRoom::Closed));
+        b.release(1, &Costs::primary(1));
         assert_eq!(b.ops(), 0);
     }
 }

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use events_core::{Emitter, EventName, RateLimiter};
+use events_core::{Emitter, EventName};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -14,6 +14,7 @@ use crate::inflight::{Inflight, Ticket};
 use crate::lifecycle::Lifecycle;
 use crate::options::Options;
 use crate::queue::Queue;
+use crate::resources::{Costs, Resources};
 use crate::starts::Starts;
 
 /// Keeps hot counters on their own cache line so producers on different cores do not
@@ -40,7 +41,8 @@ pub(crate) struct Core {
     pub(crate) emitter: Emitter,
     /// Whether the batcher made its emitter, and so closes it when it stops.
     pub(crate) owns_emitter: bool,
-    pub(crate) limiter: Option<Arc<dyn RateLimiter>>,
+    /// The named capacities, the primary one first, each with its limiter (if any).
+    pub(crate) resources: Resources,
     /// Admission, room and the buffered counters.
     pub(crate) buffer: Buffer,
     /// Batches handed out and not yet done.
@@ -63,7 +65,7 @@ impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Core")
             .field("options", &self.options)
-            .field("limiter", &self.limiter)
+            .field("resources", &self.resources)
             .field("buffered", &self.buffer.ops())
             .field("stopped", &self.is_stopped())
             .finish_non_exhaustive()
@@ -92,28 +94,25 @@ impl Core {
         true
     }
 
-    /// Cost of everything enqueued and not yet done.
+    /// Cost in the primary resource of everything enqueued and not yet done.
     pub(crate) fn needs_capacity(&self) -> u64 {
-        self.buffer.cost() + self.inflight.cost()
+        self.needs(0)
     }
 
-    pub(crate) fn max_cost(&self) -> Option<u32> {
-        self.limiter.as_ref().map(|l| l.max_capacity())
+    /// Cost in resource `r` of everything enqueued and not yet done.
+    pub(crate) fn needs(&self, r: usize) -> u64 {
+        self.buffer.cost(r) + self.inflight.cost(r)
     }
 
     /// Records a batch handed out and returns its ticket.
-    pub(crate) fn begin_batch(self: &Arc<Self>, cost: u64, now: Instant) -> Ticket {
-        let epoch = self.inflight.begin(cost, now);
-        Ticket::new(
-            self.clone(),
-            cost,
-            epoch,
-            self.limiter.is_some() && cost > 0,
-        )
+    pub(crate) fn begin_batch(self: &Arc<Self>, cost: Costs, now: Instant) -> Ticket {
+        let epoch = self.inflight.begin(&cost, now);
+        let claimed = self.resources.any_limited() && !cost.is_zero();
+        Ticket::new(self.clone(), cost, epoch, claimed)
     }
 
     /// Tells the dispatcher that a batch holding a window claim started (or never will).
-    pub(crate) fn settle_claim(&self, at: Option<Instant>, cost: u64) {
+    pub(crate) fn settle_claim(&self, at: Option<Instant>, cost: Costs) {
         self.starts.report(at, cost, &self.wake);
     }
 

@@ -9,16 +9,30 @@ use crate::Operation;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EnqueueErrorKind {
-    /// The operation costs more than the rate limiter could ever grant.
+    /// The operation costs more in a resource than its rate limiter could ever grant.
     #[error(
-        "the operation costs {cost} but the rate limiter's maximum capacity is {max_capacity}; \
-         split it into cheaper operations or raise the limiter's capacity"
+        "the operation costs {cost} in resource `{resource}` but that resource's rate limiter \
+         has a maximum capacity of {max_capacity}; split it into cheaper operations or raise \
+         the limiter's capacity"
     )]
     TooExpensive {
-        /// The operation's cost.
+        /// The resource whose limiter cannot grant the cost (the primary one's name is
+        /// [`PRIMARY_RESOURCE`](crate::PRIMARY_RESOURCE) unless the builder named it).
+        resource: &'static str,
+        /// The operation's cost in that resource.
         cost: u32,
         /// The limiter's maximum capacity when the operation was refused.
         max_capacity: u32,
+    },
+    /// The operation has a cost in a resource the batcher does not have.
+    #[error(
+        "the operation has a cost in resource `{resource}`, which the batcher does not have; \
+         add it with BatcherBuilder::resource or fix the name given to Operation::with_cost \
+         (the primary resource's cost is the one given to Operation::new)"
+    )]
+    UnknownResource {
+        /// The name given to [`Operation::with_cost`].
+        resource: &'static str,
     },
     /// The operation has already been handed out as many times as its watcher allows.
     #[error(
@@ -129,6 +143,29 @@ pub enum BatcherError {
         option: &'static str,
         /// What is wrong and what to use instead.
         reason: &'static str,
+    },
+    /// Two resources have the same name.
+    #[error(
+        "the batcher has two resources named `{name}`; give each resource (the primary one \
+         included) its own name"
+    )]
+    DuplicateResource {
+        /// The name given twice.
+        name: &'static str,
+    },
+    /// A resource has an empty name.
+    #[error("a batcher resource has an empty name; name every resource, e.g. \"bytes\"")]
+    EmptyResourceName,
+    /// More resources than [`MAX_RESOURCES`](crate::MAX_RESOURCES).
+    #[error(
+        "the batcher has {count} resources but at most {max} are supported (the primary one \
+         included); combine some, or use several batchers"
+    )]
+    TooManyResources {
+        /// How many resources were given, the primary one included.
+        count: usize,
+        /// The most supported.
+        max: usize,
     },
     /// `start` was called twice.
     #[error("the batcher is already started; call start() once")]

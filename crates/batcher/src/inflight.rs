@@ -11,11 +11,12 @@ use events_core::Emitter;
 use tokio::time::Instant;
 
 use crate::core::{Core, lock};
+use crate::resources::Costs;
 
 #[derive(Debug, Default)]
 struct State {
     batches: usize,
-    cost: u64,
+    cost: Costs,
     epoch: u64,
     /// When the last batch was handed out.
     last_batch: Option<Instant>,
@@ -26,19 +27,19 @@ pub(crate) struct Inflight(Mutex<State>);
 
 impl Inflight {
     /// Counts a batch of `cost` handed out at `now`; returns the epoch for its ticket.
-    pub(crate) fn begin(&self, cost: u64, now: Instant) -> u64 {
+    pub(crate) fn begin(&self, cost: &Costs, now: Instant) -> u64 {
         let mut s = lock(&self.0);
         s.batches += 1;
-        s.cost += cost;
+        s.cost.add(cost);
         s.last_batch = Some(now);
         s.epoch
     }
 
-    fn finish(&self, epoch: u64, cost: u64) {
+    fn finish(&self, epoch: u64, cost: &Costs) {
         let mut s = lock(&self.0);
         if s.epoch == epoch {
             s.batches = s.batches.saturating_sub(1);
-            s.cost = s.cost.saturating_sub(cost);
+            s.cost.sub(cost);
         }
     }
 
@@ -46,8 +47,9 @@ impl Inflight {
         lock(&self.0).batches
     }
 
-    pub(crate) fn cost(&self) -> u64 {
-        lock(&self.0).cost
+    /// Cost in resource `r` of the batches handed out and not yet done.
+    pub(crate) fn cost(&self, r: usize) -> u64 {
+        lock(&self.0).cost.get(r)
     }
 
     pub(crate) fn last_batch(&self) -> Option<Instant> {
@@ -56,14 +58,16 @@ impl Inflight {
 
     /// Forgets every batch handed out (the audit found them stuck) if `buffered` plus
     /// their cost is above zero; returns that target and how many batches there were.
+    ///
+    /// Only the primary resource's target is reported; every resource's is reset.
     pub(crate) fn reset(&self, buffered: u64) -> Option<(u64, usize)> {
         let mut s = lock(&self.0);
-        let target = s.cost + buffered;
-        if target == 0 {
+        let target = s.cost.get(0) + buffered;
+        if target == 0 && s.cost.is_zero() {
             return None;
         }
         let batches = std::mem::take(&mut s.batches);
-        s.cost = 0;
+        s.cost = Costs::default();
         s.epoch += 1;
         Some((target, batches))
     }
@@ -74,7 +78,7 @@ impl Inflight {
 #[derive(Debug)]
 pub(crate) struct Ticket {
     core: Arc<Core>,
-    cost: u64,
+    cost: Costs,
     epoch: u64,
     done: bool,
     /// Whether the batch's cost is pending in the dispatcher's window, to be settled
@@ -83,7 +87,7 @@ pub(crate) struct Ticket {
 }
 
 impl Ticket {
-    pub(crate) fn new(core: Arc<Core>, cost: u64, epoch: u64, claimed: bool) -> Self {
+    pub(crate) fn new(core: Arc<Core>, cost: Costs, epoch: u64, claimed: bool) -> Self {
         Ticket {
             core,
             cost,
@@ -109,7 +113,7 @@ impl Ticket {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        self.core.inflight.finish(self.epoch, self.cost);
+        self.core.inflight.finish(self.epoch, &self.cost);
         if self.core.options.max_concurrent_batches.is_some() {
             self.core.wake.notify_one();
         }

@@ -10,7 +10,8 @@
 //!   ([`WatcherBuilder::callback`], each batch its own task) or a stream
 //!   ([`WatcherBuilder::stream`], a [`Batches`] stream of [`Batch`] guards). Payload
 //!   types are chosen per watcher; one batcher serves watchers of different types.
-//! * [`BatcherBuilder`]: go-batcher's options and defaults, plus [`linger`](BatcherBuilder::linger).
+//! * [`BatcherBuilder`]: go-batcher's options and defaults, plus [`linger`](BatcherBuilder::linger)
+//!   and more named [`resource`](BatcherBuilder::resource)s, each with its own limiter.
 //! * [`EnqueueError`]: refusals that hand the operation back (too expensive, too many
 //!   attempts, buffer full, stopped, stream dropped); [`BatcherError`] for
 //!   configuration and lifecycle mistakes.
@@ -54,6 +55,17 @@
 //! Operations handed back with [`Feedback::retry`] go again with their attempts
 //! counted; past the watcher's max attempts they come back in
 //! [`EnqueueErrorKind::TooManyAttempts`] errors.
+//!
+//! # Several resources
+//!
+//! A batcher may have several named resources (request units and payload bytes, say),
+//! each with its own rate limiter, exact window and pacing: the primary one is the
+//! [`rate_limiter`](BatcherBuilder::rate_limiter), costed by [`Operation::new`]; more are
+//! added with [`resource`](BatcherBuilder::resource) and costed with
+//! [`Operation::with_cost`] (absent = 0). An operation is released only when every
+//! resource admits its cost there, so the scarcer resource sets the pace; each limiter
+//! is asked for the cost enqueued in its own resource, and
+//! [`TooExpensive`](EnqueueErrorKind::TooExpensive) names the resource.
 //!
 //! # Nothing is lost
 //!
@@ -116,6 +128,7 @@ mod options;
 mod pacing;
 mod pause;
 mod queue;
+mod resources;
 mod scheduler;
 mod starts;
 mod watcher;
@@ -130,11 +143,13 @@ pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
 #[doc(inline)]
 pub use crate::feedback::Feedback;
 #[doc(inline)]
-pub use crate::operation::{BatchMetadata, Operation, OperationInfo};
+pub use crate::operation::{BatchMetadata, Operation, OperationInfo, ResourceCosts};
 #[doc(inline)]
 pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE, MAX_DURATION};
 #[doc(inline)]
 pub use crate::pause::{ExponentialPause, PauseInfo, PausePolicy, PauseReason};
+#[doc(inline)]
+pub use crate::resources::{MAX_RESOURCES, PRIMARY_RESOURCE};
 #[doc(inline)]
 pub use crate::watcher::{Batch, Batches, Watcher, WatcherBuilder};
 

@@ -8,6 +8,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 
 use crate::core::{Core, after, lock};
 use crate::lifecycle::LoopGuard;
+use crate::resources::MAX_RESOURCES;
 use crate::scheduler::Scheduler;
 
 /// Waits until the pause (if any) is over; returns `false` if the batcher stopped.
@@ -33,13 +34,29 @@ async fn wait_out_pause(core: &Core, emit_resume: bool) -> bool {
     true
 }
 
+/// The capacity of resource `r` for this pass: what its limiter reports now (`None`:
+/// the resource has no limiter). The one place the dispatcher reads capacity, so that
+/// an effective capacity (one adjusted after the datastore throttled) wraps it here.
+fn capacity_of(core: &Core, r: usize, now: Instant) -> Option<u64> {
+    let capacity = u64::from(core.resources.limiter(r)?.capacity());
+    // The datastore's throttling feedback adjusts the primary resource.
+    Some(if r == 0 {
+        core.effective_capacity(now, capacity)
+    } else {
+        capacity
+    })
+}
+
 pub(crate) async fn dispatch(core: Arc<Core>) {
     // Stops the batcher and ends every stream when the loop ends, even by a panic.
     let _guard = LoopGuard {
         core: core.clone(),
         name: "dispatch",
     };
-    let mut scheduler = Scheduler::new(core.options.flush_interval, Instant::now());
+    let resources = core.resources.len();
+    let limited = core.resources.any_limited();
+    let mut scheduler = Scheduler::new(core.options.flush_interval, Instant::now(), resources);
+    let mut capacities = [None; MAX_RESOURCES];
     loop {
         if core.lifecycle.cancel.is_cancelled() || !wait_out_pause(&core, true).await {
             break;
@@ -49,11 +66,10 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         let requested = core.flush_requested.swap(false, Ordering::AcqRel);
         let forced = ticked || requested;
         scheduler.add(lock(&core.incoming).drain(..));
-        let capacity = core
-            .limiter
-            .as_ref()
-            .map(|l| core.effective_capacity(now, u64::from(l.capacity())));
-        if capacity.is_some() {
+        for (r, capacity) in capacities[..resources].iter_mut().enumerate() {
+            *capacity = capacity_of(&core, r, now);
+        }
+        if limited {
             scheduler.settle(core.starts.drain());
         }
 
@@ -70,7 +86,7 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
         let pass = scheduler
             .pass(
                 now,
-                capacity,
+                &capacities[..resources],
                 ticked,
                 forced,
                 &|| core.has_batch_room(),
@@ -119,9 +135,9 @@ impl Flush {
 }
 
 pub(crate) async fn capacity(core: Arc<Core>) {
-    let Some(limiter) = core.limiter.clone() else {
+    if !core.resources.any_limited() {
         return;
-    };
+    }
     let _guard = LoopGuard {
         core: core.clone(),
         name: "capacity",
@@ -137,10 +153,20 @@ pub(crate) async fn capacity(core: Arc<Core>) {
         if core.lifecycle.is_paused(Instant::now()) {
             continue;
         }
-        let target = u32::try_from(core.needs_capacity()).unwrap_or(u32::MAX);
-        limiter.give_me(target);
-        if core.options.emit_request {
-            core.emitter.emit(EventName::Request, i64::from(target));
+        // Each limiter is asked for what is enqueued in its own resource.
+        for r in 0..core.resources.len() {
+            let Some(limiter) = core.resources.limiter(r) else {
+                continue;
+            };
+            let target = u32::try_from(core.needs(r)).unwrap_or(u32::MAX);
+            limiter.give_me(target);
+            if core.options.emit_request {
+                core.emitter.emit_msg(
+                    EventName::Request,
+                    i64::from(target),
+                    core.resources.name(r),
+                );
+            }
         }
     }
 }
@@ -177,7 +203,7 @@ fn audit_once(core: &Core, now: Instant) {
         core.emitter.emit(EventName::AuditSkip, 0);
         return;
     }
-    let reset = core.inflight.reset(core.buffer.cost());
+    let reset = core.inflight.reset(core.buffer.cost(0));
     match reset {
         Some((target, batches)) => {
             core.emitter.emit_msg(

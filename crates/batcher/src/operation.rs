@@ -1,9 +1,17 @@
-//! [`Operation`]: one unit of work with a cost.
+//! [`Operation`]: one unit of work with a cost in each resource.
 
 use std::fmt;
 
+use crate::resources::Resources;
+
 /// One unit of work for a datastore: a payload, its cost in the rate limiter's units,
 /// whether it may share a batch, and how often it has been handed out.
+///
+/// The cost given to [`new`](Operation::new) is in the batcher's primary resource (its
+/// [`rate_limiter`](crate::BatcherBuilder::rate_limiter)). A batcher with more
+/// resources ([`resource`](crate::BatcherBuilder::resource)) reads the operation's cost
+/// in each of them from [`with_cost`](Operation::with_cost); a resource it names no
+/// cost for costs nothing there.
 ///
 /// An operation belongs to the [`Watcher`](crate::Watcher) it is enqueued on; it does not
 /// store the watcher itself, so that enqueueing costs no reference-count traffic. The
@@ -19,15 +27,27 @@ use std::fmt;
 /// let op = Operation::new("upsert id=7", 10).with_batchable(false);
 /// assert_eq!((op.cost(), op.is_batchable(), op.attempts()), (10, false, 0));
 /// assert_eq!(op.into_payload(), "upsert id=7");
+///
+/// // 12 request units in the primary resource, 2,048 in a resource named "bytes".
+/// let op = Operation::new("upsert id=8", 12).with_cost("bytes", 2_048);
+/// assert_eq!((op.cost(), op.cost_of("bytes"), op.cost_of("cpu")), (12, 2_048, 0));
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Operation<T> {
     payload: T,
     cost: u32,
     /// The attempt count in the low 31 bits and "not batchable" in the top bit, so that
-    /// an operation with a word-sized payload takes 16 bytes in the buffer, not 24.
+    /// the counters take one word.
     flags: u32,
+    /// Costs in additional resources, by name; behind one thin pointer, so that an
+    /// operation with only a primary cost pays a word for them.
+    extra: Option<Box<ExtraCosts>>,
 }
+
+/// A `Vec` of (resource, cost), boxed as a whole: a `Vec` or a boxed slice inline would
+/// take two or three words in every operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ExtraCosts(Vec<(&'static str, u32)>);
 
 const NOT_BATCHABLE: u32 = 1 << 31;
 const ATTEMPTS: u32 = NOT_BATCHABLE - 1;
@@ -37,6 +57,10 @@ impl<T: fmt::Debug> fmt::Debug for Operation<T> {
         f.debug_struct("Operation")
             .field("payload", &self.payload)
             .field("cost", &self.cost)
+            .field(
+                "extra_costs",
+                &self.extra.as_deref().map_or(&[][..], |v| &v.0[..]),
+            )
             .field("attempts", &self.attempts())
             .field("batchable", &self.is_batchable())
             .finish()
@@ -51,7 +75,42 @@ impl<T> Operation<T> {
             payload,
             cost,
             flags: 0,
+            extra: None,
         }
+    }
+
+    /// Sets the operation's cost in the additional resource `resource` (one added with
+    /// [`BatcherBuilder::resource`](crate::BatcherBuilder::resource)); setting it again
+    /// replaces it. The primary resource's cost is the one given to
+    /// [`new`](Operation::new).
+    ///
+    /// Enqueueing on a batcher that has no resource of that name is refused with
+    /// [`UnknownResource`](crate::EnqueueErrorKind::UnknownResource), so that a misspelt
+    /// name is not silently free.
+    #[must_use]
+    pub fn with_cost(mut self, resource: &'static str, cost: u32) -> Self {
+        // Kept in name order, so that operations with the same costs set in another
+        // order are equal.
+        let extra = &mut self.extra.get_or_insert_with(Default::default).0;
+        match extra.binary_search_by(|(name, _)| (*name).cmp(resource)) {
+            Ok(i) => extra[i].1 = cost,
+            Err(i) => extra.insert(i, (resource, cost)),
+        }
+        self
+    }
+
+    /// The cost in the additional resource `resource`: 0 unless set with
+    /// [`with_cost`](Operation::with_cost).
+    pub fn cost_of(&self, resource: &str) -> u32 {
+        self.extra_costs()
+            .find(|(name, _)| *name == resource)
+            .map_or(0, |(_, cost)| cost)
+    }
+
+    /// The costs in additional resources, as set with [`with_cost`](Operation::with_cost),
+    /// in name order.
+    pub fn extra_costs(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        self.extra.iter().flat_map(|v| v.0.iter().copied())
     }
 
     /// Sets whether the operation may share a batch; a non-batchable operation is always
@@ -85,7 +144,7 @@ impl<T> Operation<T> {
         self.payload
     }
 
-    /// The cost in the rate limiter's units.
+    /// The cost in the primary resource (the rate limiter's units).
     #[inline]
     pub fn cost(&self) -> u32 {
         self.cost
@@ -139,10 +198,22 @@ pub struct BatchMetadata {
     pub watcher: u64,
     /// The batch's operations, in the order handed out.
     pub operations: Vec<OperationInfo>,
+    /// The operations' costs in each resource of the batcher, the primary one first
+    /// (whose costs are also in [`operations`](Self::operations)).
+    pub resources: Vec<ResourceCosts>,
+}
+
+/// What the operations of a batch cost in one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceCosts {
+    /// The resource's name.
+    pub resource: &'static str,
+    /// Each operation's cost in it, in the order handed out.
+    pub costs: Vec<u32>,
 }
 
 impl BatchMetadata {
-    pub(crate) fn of<T>(watcher: u64, ops: &[Operation<T>]) -> Self {
+    pub(crate) fn of<T>(watcher: u64, ops: &[Operation<T>], resources: &Resources) -> Self {
         BatchMetadata {
             watcher,
             operations: ops
@@ -151,6 +222,17 @@ impl BatchMetadata {
                     cost: op.cost,
                     attempts: op.attempts(),
                     batchable: op.is_batchable(),
+                })
+                .collect(),
+            resources: resources
+                .names()
+                .enumerate()
+                .map(|(r, name)| ResourceCosts {
+                    resource: name,
+                    costs: ops
+                        .iter()
+                        .map(|op| if r == 0 { op.cost } else { op.cost_of(name) })
+                        .collect(),
                 })
                 .collect(),
         }
@@ -170,7 +252,21 @@ mod tests {
         assert_eq!((op.attempts(), op.is_batchable()), (5, false));
         let op = op.with_batchable(true);
         assert_eq!((op.attempts(), op.is_batchable()), (5, true));
-        assert_eq!(std::mem::size_of::<Operation<u64>>(), 16);
+        assert_eq!(std::mem::size_of::<Operation<u64>>(), 24);
+    }
+
+    #[test]
+    fn extra_costs_are_set_once_per_resource() {
+        let op = Operation::new((), 3)
+            .with_cost("bytes", 10)
+            .with_cost("cpu", 2)
+            .with_cost("bytes", 20);
+        let costs: Vec<_> = op.extra_costs().collect();
+        assert_eq!(costs, vec![("bytes", 20), ("cpu", 2)]);
+        assert_eq!(
+            (op.cost(), op.cost_of("bytes"), op.cost_of("disk")),
+            (3, 20, 0)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use events_core::{Emitter, RateLimiter};
 use tokio_util::sync::CancellationToken;
 
+use crate::resources::{PRIMARY_RESOURCE, Resources};
 use crate::{AdaptiveCapacity, Batcher, BatcherError, PausePolicy};
 
 /// The largest buffer a batcher accepts.
@@ -61,6 +62,8 @@ impl Default for Options {
 /// |---|---|
 /// | [`buffer_size`](Self::buffer_size) | 10,000 operations |
 /// | [`rate_limiter`](Self::rate_limiter) | none (unlimited) |
+/// | [`primary_resource`](Self::primary_resource) | named [`PRIMARY_RESOURCE`] |
+/// | [`resource`](Self::resource) | none: one resource |
 /// | [`flush_interval`](Self::flush_interval) | 100 ms |
 /// | [`capacity_interval`](Self::capacity_interval) | 100 ms |
 /// | [`audit_interval`](Self::audit_interval) | 10 s |
@@ -79,6 +82,8 @@ pub struct BatcherBuilder {
     /// The builder method that set the pause policy, to name it in errors.
     pause_set_by: Option<&'static str>,
     pub(crate) limiter: Option<Arc<dyn RateLimiter>>,
+    primary: Option<&'static str>,
+    more: Vec<(&'static str, Arc<dyn RateLimiter>)>,
     pub(crate) emitter: Option<Emitter>,
     pub(crate) cancel: Option<CancellationToken>,
 }
@@ -88,6 +93,8 @@ impl fmt::Debug for BatcherBuilder {
         f.debug_struct("BatcherBuilder")
             .field("options", &self.options)
             .field("limiter", &self.limiter)
+            .field("primary", &self.primary.unwrap_or(PRIMARY_RESOURCE))
+            .field("resources", &self.more)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +113,32 @@ impl BatcherBuilder {
     /// ever holds more than it. Without a limiter nothing is paced or bounded.
     pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// Names the primary resource (the one of [`rate_limiter`](Self::rate_limiter) and
+    /// of the cost given to [`Operation::new`](crate::Operation::new)) in events and
+    /// errors; [`PRIMARY_RESOURCE`] by default.
+    pub fn primary_resource(mut self, name: &'static str) -> Self {
+        self.primary = Some(name);
+        self
+    }
+
+    /// Adds a resource named `name` with its own rate limiter, window and pacing; an
+    /// operation's cost in it is set with
+    /// [`Operation::with_cost`](crate::Operation::with_cost) (0 if not set).
+    ///
+    /// An operation is released only when every resource's window and paced allowance
+    /// admit its cost there; each limiter is asked (`give_me`) for the cost enqueued in
+    /// its resource, and an operation costing more in a resource than that limiter's
+    /// maximum capacity is refused with
+    /// [`TooExpensive`](crate::EnqueueErrorKind::TooExpensive) naming the resource.
+    /// Names are `&'static str` because resources are dimensions fixed in code (request
+    /// units, bytes, ...); a name read from configuration can be leaked once at start-up.
+    /// At most [`MAX_RESOURCES`](crate::MAX_RESOURCES) resources in all, the primary
+    /// one included, each with its own non-empty name.
+    pub fn resource(mut self, name: &'static str, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.more.push((name, limiter));
         self
     }
 
@@ -231,7 +264,9 @@ impl BatcherBuilder {
     /// too large buffer, a zero interval or max operation time, a duration longer than
     /// [`MAX_DURATION`], zero max concurrent batches, a pause policy or adaptive
     /// capacity that cannot work (the reason says why), or an adaptive capacity without
-    /// a rate limiter.
+    /// a rate limiter; [`BatcherError::DuplicateResource`],
+    /// [`BatcherError::EmptyResourceName`] or [`BatcherError::TooManyResources`] for
+    /// resources that cannot be told apart.
     pub fn build(mut self) -> Result<Batcher, BatcherError> {
         let o = &self.options;
         let invalid = |option, reason| Err(BatcherError::InvalidOption { option, reason });
@@ -275,9 +310,14 @@ impl BatcherBuilder {
                 "use at least 1, or leave it unset for no limit",
             );
         }
+        let resources = Resources::new(
+            self.primary.unwrap_or(PRIMARY_RESOURCE),
+            self.limiter.take(),
+            std::mem::take(&mut self.more),
+        )?;
         if !self.linger_set {
             self.options.linger = self.options.flush_interval;
         }
-        Ok(Batcher::from_builder(self))
+        Ok(Batcher::from_builder(self, resources))
     }
 }

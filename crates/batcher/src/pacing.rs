@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::resources::{Costs, MAX_RESOURCES};
 use crate::window::Window;
 
 /// Allowance is kept in cost × nanoseconds per second, so that slices of any capacity
@@ -48,6 +49,27 @@ impl Allowance {
     /// Whether an operation costing `cost` may join `taken` already released.
     pub(crate) fn admits(&self, taken: u64, cost: u64) -> bool {
         taken + cost <= self.window && (cost == 0 || taken < self.paced)
+    }
+}
+
+/// What a pass may release now in each resource (`None`: that resource is unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Allowances(pub(crate) [Option<Allowance>; MAX_RESOURCES]);
+
+impl Allowances {
+    /// Whether an operation costing `cost` may join `taken` already released: every
+    /// limited resource admits its cost there.
+    #[inline]
+    pub(crate) fn admits(&self, taken: &Costs, cost: &Costs) -> bool {
+        self.0
+            .iter()
+            .enumerate()
+            .all(|(r, a)| a.is_none_or(|a| a.admits(taken.get(r), cost.get(r))))
+    }
+
+    /// Whether some resource's paced allowance is used up.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.0.iter().flatten().any(|a| a.paced == 0)
     }
 }
 

@@ -12,7 +12,8 @@ use crate::chunked::Chunked;
 use crate::core::{Core, Padded, after, lock};
 use crate::delivery::Sink;
 use crate::feedback::Feedback;
-use crate::pacing::Allowance;
+use crate::pacing::Allowances;
+use crate::resources::Costs;
 use crate::{BatchMetadata, Operation};
 
 const TIMER_SLACK: Duration = Duration::from_millis(2);
@@ -63,25 +64,25 @@ pub(crate) struct WatcherQueue<T> {
 /// What one attempt to release a batch from a queue came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Step {
-    /// A batch left: its operation count and cost.
-    Released { ops: usize, cost: u64 },
+    /// A batch left: its operation count and cost in each resource.
+    Released { ops: usize, cost: Costs },
     /// Operations wait for more company until `until`.
     Lingering { until: Instant },
-    /// The next operation does not fit the paced allowance or the window now.
-    Blocked { cost: u64 },
+    /// The next operation, of this cost, does not fit a paced allowance or a window now.
+    Blocked { cost: Costs },
     /// Nothing is buffered.
     Empty,
 }
 
 /// The dispatcher's view of a watcher's queue, whatever its payload type.
 pub(crate) trait Queue: Send + Sync {
-    /// Releases at most one batch that `allowance` admits (`None` = unlimited).
-    /// `before` runs just before a batch is handed out.
+    /// Releases at most one batch that `allowance` admits. `before` runs just before a
+    /// batch is handed out.
     fn release(
         &self,
         now: Instant,
         forced: bool,
-        allowance: Option<Allowance>,
+        allowance: &Allowances,
         before: &mut dyn FnMut(),
     ) -> Step;
     /// Clears the scheduled flag if the queue is empty; returns whether it must stay
@@ -149,15 +150,24 @@ impl<T: Send + 'static> WatcherQueue<T> {
         for shard in self.shards.iter() {
             lock(&shard.0).ops.drain_into(&mut out);
         }
-        let cost = out.iter().map(|op| u64::from(op.cost())).sum();
+        let cost = self.costs(&out);
         if !out.is_empty() {
-            self.core.buffer.release(out.len(), cost);
+            self.core.buffer.release(out.len(), &cost);
         }
         out
     }
 }
 
 impl<T> WatcherQueue<T> {
+    /// What `ops` cost in each resource.
+    fn costs(&self, ops: &[Operation<T>]) -> Costs {
+        let mut cost = Costs::default();
+        for op in ops {
+            cost.add(&self.core.resources.costs(op).unwrap_or_default());
+        }
+        cost
+    }
+
     /// Marks a stream watcher's queue closed: its stream was dropped.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
@@ -169,13 +179,12 @@ impl<T> WatcherQueue<T> {
         if ops.is_empty() {
             return;
         }
-        let mut cost = 0;
         for op in &mut ops {
             op.unmark_attempt();
-            cost += u64::from(op.cost());
         }
+        let cost = self.costs(&ops);
         let count = ops.len();
-        self.core.buffer.undelivered(count, cost);
+        self.core.buffer.undelivered(count, &cost);
         lock(&self.returned).extend(ops);
         tracing::debug!(
             watcher = self.id,
@@ -190,7 +199,7 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         &self,
         now: Instant,
         forced: bool,
-        allowance: Option<Allowance>,
+        allowance: &Allowances,
         before: &mut dyn FnMut(),
     ) -> Step {
         if self.closed.load(Ordering::Acquire) {
@@ -225,7 +234,7 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
 
         let max = self.max_batch_size;
         let mut batch: Vec<Operation<T>> = Vec::with_capacity(total.min(max));
-        let mut cost = 0u64;
+        let mut cost = Costs::default();
         let mut blocked = None;
         let n = self.shards.len();
         let start = self.rotor.fetch_add(1, Ordering::Relaxed);
@@ -235,16 +244,17 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
                 if batch.len() >= max {
                     break 'shards;
                 }
-                let c = u64::from(head.cost());
+                // Names were checked when the operation was enqueued.
+                let c = self.core.resources.costs(head).unwrap_or_default();
                 if !head.is_batchable() && !batch.is_empty() {
                     break;
                 }
-                if allowance.is_some_and(|a| !a.admits(cost, c)) {
+                if !allowance.admits(&cost, &c) {
                     blocked = Some(c);
                     break 'shards;
                 }
                 let alone = !head.is_batchable();
-                cost += c;
+                cost.add(&c);
                 batch.extend(s.ops.pop_front());
                 if alone {
                     break 'shards;
@@ -264,15 +274,15 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         }
         let ticket = self.core.begin_batch(cost, now);
         if self.sink.holds_room() {
-            self.core.buffer.hold_for_delivery(count, cost);
+            self.core.buffer.hold_for_delivery(count, &cost);
         } else {
-            self.core.buffer.release(count, cost);
+            self.core.buffer.release(count, &cost);
         }
         if self.core.options.emit_batch {
             self.core
                 .emitter
                 .emit_with(EventName::Batch, count as i64, |e| {
-                    e.with_metadata(BatchMetadata::of(self.id, &batch))
+                    e.with_metadata(BatchMetadata::of(self.id, &batch, &self.core.resources))
                 });
         }
         let feedback = Feedback::new(self.core.clone(), self.me.clone());
@@ -321,11 +331,17 @@ mod tests {
             Sink::Stream(tx),
         ));
         for i in 0..3u8 {
-            core.buffer.try_admit(2).unwrap();
+            core.buffer.try_admit(&Costs::primary(2)).unwrap();
             queue.push(Operation::new(i, 2));
         }
-        let step = queue.release(Instant::now(), true, None, &mut || {});
-        assert_eq!(step, Step::Released { ops: 3, cost: 6 });
+        let step = queue.release(Instant::now(), true, &Allowances::default(), &mut || {});
+        assert_eq!(
+            step,
+            Step::Released {
+                ops: 3,
+                cost: Costs::primary(6)
+            }
+        );
         assert_eq!(batcher.operations_in_buffer(), 3);
         assert_eq!(batcher.needs_capacity(), 6);
         assert_eq!(batcher.inflight(), 0);

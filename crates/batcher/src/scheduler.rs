@@ -6,11 +6,12 @@
 //! tested here with plain queues and no runtime. The dispatcher loop (`loops`) feeds
 //! it time, capacity and batch starts, and sleeps until what it says is next.
 //!
-//! The capacity a pass works with is what the caller passes, read from the limiter at
-//! every pass; an adjusted effective capacity (say, one cut after the datastore
-//! throttled) is a different number passed here. Several resources would each have a
-//! [`Pacer`] and an [`Allowance`](crate::pacing::Allowance), and an operation would be
-//! admitted when every resource's allowance admits its cost for that resource.
+//! The capacities a pass works with are what the caller passes, one per resource, read
+//! from each resource's limiter at every pass; an adjusted effective capacity (say, one
+//! cut after the datastore throttled) is a different number passed here. Each resource
+//! has its own [`Pacer`] (paced allowance and exact window), and an operation is
+//! admitted when every resource's [`Allowance`](crate::pacing::Allowance) admits its
+//! cost in that resource (see [`Allowances`]).
 //!
 //! Rotation: a watcher whose operation waits for the window keeps its turn (so cheaper
 //! operations behind it cannot starve it); one whose backlog used up the slice yields
@@ -23,8 +24,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::core::after;
-use crate::pacing::Pacer;
+use crate::pacing::{Allowances, Pacer};
 use crate::queue::{Queue, Step};
+use crate::resources::Costs;
 
 /// What one pass came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +42,8 @@ pub(crate) struct Pass {
 
 pub(crate) struct Scheduler {
     queues: VecDeque<Arc<dyn Queue>>,
-    pacer: Pacer,
+    /// One per resource, indexed as in [`Resources`](crate::resources::Resources).
+    pacers: Vec<Pacer>,
     flush_every: Duration,
     next_tick: Instant,
 }
@@ -49,17 +52,19 @@ impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scheduler")
             .field("queues", &self.queues.len())
-            .field("pacer", &self.pacer)
+            .field("pacers", &self.pacers)
             .field("next_tick", &self.next_tick)
             .finish()
     }
 }
 
 impl Scheduler {
-    pub(crate) fn new(flush_every: Duration, now: Instant) -> Self {
+    /// A scheduler for `resources` resources (at most
+    /// [`MAX_RESOURCES`](crate::MAX_RESOURCES)).
+    pub(crate) fn new(flush_every: Duration, now: Instant, resources: usize) -> Self {
         Scheduler {
             queues: VecDeque::new(),
-            pacer: Pacer::new(flush_every),
+            pacers: (0..resources).map(|_| Pacer::new(flush_every)).collect(),
             flush_every,
             next_tick: after(now, flush_every),
         }
@@ -90,28 +95,32 @@ impl Scheduler {
     }
 
     /// Batches released earlier started at the given moments (`None`: never will).
-    pub(crate) fn settle(&mut self, starts: impl IntoIterator<Item = (Option<Instant>, u64)>) {
+    pub(crate) fn settle(&mut self, starts: impl IntoIterator<Item = (Option<Instant>, Costs)>) {
         for (at, cost) in starts {
-            self.pacer.settle(at, cost);
+            for (r, pacer) in self.pacers.iter_mut().enumerate() {
+                pacer.settle(at, cost.get(r));
+            }
         }
     }
 
-    /// Releases what is ready within the paced allowance, the window (`capacity`:
-    /// `None` without a limiter) and the concurrency limit (`room`). `ticked` says
-    /// whether this pass is a flush tick, which grants a slice; `forced` releases
-    /// partial batches; `before` runs before each batch is handed out.
+    /// Releases what is ready within the paced allowances, the windows (`capacities`:
+    /// one per resource, `None` for one without a limiter) and the concurrency limit
+    /// (`room`). `ticked` says whether this pass is a flush tick, which grants a slice;
+    /// `forced` releases partial batches; `before` runs before each batch is handed out.
     pub(crate) async fn pass(
         &mut self,
         now: Instant,
-        capacity: Option<u64>,
+        capacities: &[Option<u64>],
         ticked: bool,
         forced: bool,
         room: &(dyn Fn() -> bool + Sync),
         before: &mut (dyn FnMut() + Send),
     ) -> Pass {
-        let Scheduler { queues, pacer, .. } = self;
-        if let Some(capacity) = capacity {
-            pacer.refill(now, capacity, ticked);
+        let Scheduler { queues, pacers, .. } = self;
+        for (pacer, capacity) in pacers.iter_mut().zip(capacities) {
+            if let Some(capacity) = *capacity {
+                pacer.refill(now, capacity, ticked);
+            }
         }
         let mut out = Pass {
             released: 0,
@@ -130,15 +139,21 @@ impl Scheduler {
                     // A finishing batch wakes the dispatcher.
                     break 'queues;
                 }
-                let allowance = capacity.map(|c| pacer.allowance(c));
-                match queues[i].release(now, forced, allowance, before) {
+                let mut allowances = Allowances::default();
+                for (r, (pacer, capacity)) in pacers.iter().zip(capacities).enumerate() {
+                    allowances.0[r] = capacity.map(|c| pacer.allowance(c));
+                }
+                match queues[i].release(now, forced, &allowances, before) {
                     Step::Released { ops, cost } => {
                         out.released += ops;
                         served = true;
-                        if capacity.is_some() {
-                            // Pending in the window until its callback starts or its
-                            // consumer receives it, then for a second after that.
-                            pacer.release(cost);
+                        // Pending in each limited resource's window until its callback
+                        // starts or its consumer receives it, then for a second after.
+                        for (r, (pacer, capacity)) in pacers.iter_mut().zip(capacities).enumerate()
+                        {
+                            if capacity.is_some() {
+                                pacer.release(cost.get(r));
+                            }
                         }
                         // Each batch spawns a task or wakes a stream; let them run now
                         // and then rather than piling up behind a long pass.
@@ -150,14 +165,22 @@ impl Scheduler {
                         continue 'queues;
                     }
                     Step::Blocked { cost } => {
-                        // Held back by the window: wake when it has room. Held back by
-                        // the paced allowance only: the next tick grants more.
-                        if let Some(at) = capacity.and_then(|c| pacer.window_fits_later(cost, c)) {
+                        // Held back by a window: wake when every window has room (the
+                        // latest of their times). Held back by a paced allowance only:
+                        // the next tick grants more.
+                        let mut at_latest: Option<Instant> = None;
+                        for (r, (pacer, capacity)) in pacers.iter().zip(capacities).enumerate() {
+                            if let Some(at) =
+                                capacity.and_then(|c| pacer.window_fits_later(cost.get(r), c))
+                            {
+                                at_latest = Some(at_latest.map_or(at, |l| l.max(at)));
+                            }
+                        }
+                        if let Some(at) = at_latest {
                             earliest(at, &mut out.wake_at);
                         }
-                        out.awaits_starts = pacer.pending() > 0;
-                        let exhausted = allowance.is_some_and(|a| a.paced == 0);
-                        if exhausted && served {
+                        out.awaits_starts = pacers.iter().any(|p| p.pending() > 0);
+                        if allowances.exhausted() && served {
                             // The slice ran out while this queue was served: the next
                             // queue goes first next time, so that one backlog cannot
                             // keep the others waiting.
@@ -195,7 +218,7 @@ mod tests {
     use std::task::{Context, Poll, Waker};
 
     use super::*;
-    use crate::pacing::Allowance;
+    use crate::pacing::Allowances;
 
     /// Runs a pass to completion without a runtime (it never waits on anything).
     fn run<F: Future>(f: F) -> F::Output {
@@ -211,7 +234,7 @@ mod tests {
     /// A queue of operation costs, one operation per batch, named for the record.
     struct Plain {
         name: char,
-        costs: Mutex<VecDeque<u64>>,
+        costs: Mutex<VecDeque<Costs>>,
         log: Arc<Mutex<Vec<char>>>,
     }
 
@@ -220,14 +243,14 @@ mod tests {
             &self,
             _now: Instant,
             _forced: bool,
-            allowance: Option<Allowance>,
+            allowance: &Allowances,
             before: &mut dyn FnMut(),
         ) -> Step {
             let mut costs = self.costs.lock().unwrap();
             let Some(&cost) = costs.front() else {
                 return Step::Empty;
             };
-            if allowance.is_some_and(|a| !a.admits(0, cost)) {
+            if !allowance.admits(&Costs::default(), &cost) {
                 return Step::Blocked { cost };
             }
             before();
@@ -250,7 +273,7 @@ mod tests {
             .map(|&(name, costs)| {
                 Arc::new(Plain {
                     name,
-                    costs: Mutex::new(costs.iter().copied().collect()),
+                    costs: Mutex::new(costs.iter().map(|c| Costs::primary(*c)).collect()),
                     log: log.clone(),
                 }) as Arc<dyn Queue>
             })
@@ -263,7 +286,7 @@ mod tests {
     #[test]
     fn a_backlog_that_used_up_the_slice_yields_the_next_turn() {
         let t0 = Instant::now();
-        let mut s = Scheduler::new(TICK, t0);
+        let mut s = Scheduler::new(TICK, t0, 1);
         let (qs, log) = queues(&[('a', &[1; 30]), ('b', &[1; 30])]);
         s.add(qs);
         // Capacity 100/s: a slice of 10 per tick.
@@ -271,10 +294,17 @@ mod tests {
         for k in 0..4u32 {
             let now = t0 + TICK * k;
             let ticked = s.tick(now);
-            let pass = run(s.pass(now, Some(100), ticked || k == 0, true, &|| true, &mut || {}));
+            let pass = run(s.pass(
+                now,
+                &[Some(100)],
+                ticked || k == 0,
+                true,
+                &|| true,
+                &mut || {},
+            ));
             assert_eq!(pass.released, 10, "pass {k}");
             assert!(pass.awaits_starts, "nothing was reported started");
-            s.settle(std::iter::repeat_n((Some(now), 1), 10));
+            s.settle(std::iter::repeat_n((Some(now), Costs::primary(1)), 10));
             order.push(std::mem::take(&mut *log.lock().unwrap()));
         }
         // The slice goes to one queue, and the other has the next turn.
@@ -286,13 +316,13 @@ mod tests {
     #[test]
     fn the_concurrency_limit_ends_a_pass_and_unlimited_releases_everything() {
         let t0 = Instant::now();
-        let mut s = Scheduler::new(TICK, t0);
+        let mut s = Scheduler::new(TICK, t0, 1);
         let (qs, log) = queues(&[('a', &[5, 5]), ('b', &[5])]);
         s.add(qs);
-        let pass = run(s.pass(t0, None, false, true, &|| false, &mut || {}));
+        let pass = run(s.pass(t0, &[None], false, true, &|| false, &mut || {}));
         assert_eq!((pass.released, log.lock().unwrap().len()), (0, 0));
         let mut announced = 0;
-        let pass = run(s.pass(t0, None, false, true, &|| true, &mut || announced += 1));
+        let pass = run(s.pass(t0, &[None], false, true, &|| true, &mut || announced += 1));
         assert_eq!((pass.released, announced), (3, 3));
         assert_eq!(pass.wake_at, None);
         // Empty queues are dropped from the rotation.
@@ -302,7 +332,7 @@ mod tests {
     #[test]
     fn ticks_keep_their_grid_and_skip_what_was_missed() {
         let t0 = Instant::now();
-        let mut s = Scheduler::new(TICK, t0);
+        let mut s = Scheduler::new(TICK, t0, 1);
         assert!(!s.tick(t0 + TICK / 2));
         assert!(s.tick(t0 + TICK + Duration::from_millis(3)));
         assert_eq!(
@@ -318,16 +348,16 @@ mod tests {
     fn an_operation_waiting_for_the_window_keeps_its_turn_and_says_when() {
         // Capacity 100/s, a slice of 10.
         let t0 = Instant::now();
-        let mut s = Scheduler::new(TICK, t0);
+        let mut s = Scheduler::new(TICK, t0, 1);
         let (qs, log) = queues(&[('a', &[60, 60]), ('b', &[1])]);
         s.add(qs);
-        let pass = run(s.pass(t0, Some(100), true, true, &|| true, &mut || {}));
+        let pass = run(s.pass(t0, &[Some(100)], true, true, &|| true, &mut || {}));
         assert_eq!(pass.released, 1, "the 60 overdraws the slice of 10");
         assert!(pass.awaits_starts);
-        s.settle([(Some(t0), 60)]);
+        s.settle([(Some(t0), Costs::primary(60))]);
         let later = t0 + TICK * 6;
         s.tick(later);
-        let pass = run(s.pass(later, Some(100), true, true, &|| true, &mut || {}));
+        let pass = run(s.pass(later, &[Some(100)], true, true, &|| true, &mut || {}));
         // a used up the slice, so b went first; then a's second 60 waits for the
         // window and keeps its turn, and the pass says when the window has room.
         assert_eq!(pass.released, 1);
@@ -335,7 +365,50 @@ mod tests {
         assert_eq!(*log.lock().unwrap(), vec!['a', 'b']);
         let (qs, _) = queues(&[('c', &[1])]);
         s.add(qs);
-        let pass = run(s.pass(later, Some(100), false, true, &|| true, &mut || {}));
+        let pass = run(s.pass(later, &[Some(100)], false, true, &|| true, &mut || {}));
         assert_eq!(pass.released, 0, "c waits behind a's blocked operation");
+    }
+
+    #[test]
+    fn an_operation_waits_until_every_resource_window_has_room() {
+        // Two resources of 100/s; the op costs 60 in each, after 60 in the first and
+        // 60 in the second started half a second apart.
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(TICK, t0, 2);
+        let two = |a, b| {
+            let mut c = Costs::default();
+            c.0[0] = a;
+            c.0[1] = b;
+            c
+        };
+        let log = Arc::new(Mutex::new(Vec::new()));
+        s.add([Arc::new(Plain {
+            name: 'a',
+            costs: Mutex::new([two(60, 0), two(0, 60), two(60, 60)].into()),
+            log: log.clone(),
+        }) as Arc<dyn Queue>]);
+        let caps = [Some(100), Some(100)];
+        let pass = run(s.pass(t0, &caps, true, true, &|| true, &mut || {}));
+        // Each of the first two overdraws one resource's slice and costs nothing in the
+        // other, so both go; the third waits.
+        assert_eq!(pass.released, 2);
+        assert_eq!(*log.lock().unwrap(), vec!['a', 'a']);
+        // The second one's callback starts half a second late.
+        let half = t0 + TICK * 5;
+        s.settle([(Some(t0), two(60, 0)), (Some(half), two(0, 60))]);
+        let later = t0 + TICK * 7;
+        s.tick(later);
+        let pass = run(s.pass(later, &caps, true, true, &|| true, &mut || {}));
+        assert_eq!(pass.released, 0);
+        // The first window has room at t0 + 1 s, the second only half a second later.
+        assert_eq!(pass.wake_at, Some(half + Duration::from_secs(1)));
+        let early = t0 + Duration::from_secs(1);
+        s.tick(early);
+        let pass = run(s.pass(early, &caps, true, true, &|| true, &mut || {}));
+        assert_eq!(pass.released, 0, "one window with room is not enough");
+        let at = half + Duration::from_secs(1);
+        s.tick(at);
+        let pass = run(s.pass(at, &caps, true, true, &|| true, &mut || {}));
+        assert_eq!(pass.released, 1);
     }
 }

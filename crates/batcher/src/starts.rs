@@ -13,11 +13,12 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::core::lock;
+use crate::resources::Costs;
 
 #[derive(Debug, Default)]
 pub(crate) struct Starts {
     /// When released batches started (`None`: never will), and their cost.
-    reports: Mutex<Vec<(Option<Instant>, u64)>>,
+    reports: Mutex<Vec<(Option<Instant>, Costs)>>,
     /// Set by a dispatcher held back by pending cost: the next report wakes it.
     awaited: AtomicBool,
 }
@@ -25,7 +26,7 @@ pub(crate) struct Starts {
 impl Starts {
     /// A batch of `cost` started at `at` (or, with `None`, never will); wakes the
     /// dispatcher through `wake` if it waits for this.
-    pub(crate) fn report(&self, at: Option<Instant>, cost: u64, wake: &Notify) {
+    pub(crate) fn report(&self, at: Option<Instant>, cost: Costs, wake: &Notify) {
         lock(&self.reports).push((at, cost));
         if self.awaited.swap(false, Ordering::SeqCst) {
             wake.notify_one();
@@ -33,7 +34,7 @@ impl Starts {
     }
 
     /// Takes every report so far.
-    pub(crate) fn drain(&self) -> Vec<(Option<Instant>, u64)> {
+    pub(crate) fn drain(&self) -> Vec<(Option<Instant>, Costs)> {
         std::mem::take(&mut *lock(&self.reports))
     }
 
@@ -55,7 +56,7 @@ mod tests {
     async fn a_report_wakes_a_dispatcher_that_awaits_one_and_none_is_missed() {
         let (starts, wake) = (Starts::default(), Notify::new());
         let now = Instant::now();
-        starts.report(Some(now), 3, &wake);
+        starts.report(Some(now), Costs::primary(3), &wake);
         // Not awaited: no wake-up stored.
         assert!(
             tokio::time::timeout(std::time::Duration::from_millis(1), wake.notified())
@@ -65,9 +66,9 @@ mod tests {
         // A report arrived since the last drain: awaiting wakes at once.
         starts.await_next(&wake);
         wake.notified().await;
-        assert_eq!(starts.drain(), vec![(Some(now), 3)]);
-        starts.report(None, 2, &wake);
+        assert_eq!(starts.drain(), vec![(Some(now), Costs::primary(3))]);
+        starts.report(None, Costs::primary(2), &wake);
         wake.notified().await;
-        assert_eq!(starts.drain(), vec![(None, 2)]);
+        assert_eq!(starts.drain(), vec![(None, Costs::primary(2))]);
     }
 }

@@ -18,6 +18,7 @@ use crate::delivery::Sink;
 use crate::feedback::Feedback;
 use crate::inflight::Ticket;
 use crate::queue::WatcherQueue;
+use crate::resources::Costs;
 use crate::{Batcher, EnqueueError, EnqueueErrorKind, Operation};
 
 /// Options of a [`Watcher`]; finish with [`callback`](WatcherBuilder::callback) or
@@ -228,12 +229,13 @@ impl<T: Send + 'static> Watcher<T> {
     ///
     /// # Errors
     ///
-    /// [`EnqueueError`] holding `op`: too expensive, too many attempts, buffer full,
-    /// stopped, or closed (the watcher's [`Batches`] stream was dropped).
+    /// [`EnqueueError`] holding `op`: too expensive (in some resource), a cost in a
+    /// resource the batcher does not have, too many attempts, buffer full, stopped, or
+    /// closed (the watcher's [`Batches`] stream was dropped).
     #[inline]
     pub fn try_enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
         match self.check(op) {
-            Ok(op) => self.reserve_and_push(op),
+            Ok((op, cost)) => self.reserve_and_push(op, &cost),
             Err(e) => Err(e),
         }
     }
@@ -243,7 +245,8 @@ impl<T: Send + 'static> Watcher<T> {
     ///
     /// # Errors
     ///
-    /// [`EnqueueError`] holding `op`: too expensive, too many attempts, buffer full (only
+    /// [`EnqueueError`] holding `op`: too expensive (in some resource), a cost in a
+    /// resource the batcher does not have, too many attempts, buffer full (only
     /// with `error_on_full_buffer`), stopped (also if the batcher stops while waiting), or
     /// closed (the watcher's [`Batches`] stream was dropped, also while waiting).
     ///
@@ -252,7 +255,8 @@ impl<T: Send + 'static> Watcher<T> {
     /// Dropping the future before it completes drops `op` with it; it was not enqueued.
     pub async fn enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
         let core = &self.queue.core;
-        let op = match self.reserve_and_push(self.check(op)?) {
+        let (op, cost) = self.check(op)?;
+        let op = match self.reserve_and_push(op, &cost) {
             Ok(()) => return Ok(()),
             Err(e) if e.is_buffer_full() && !core.options.error_on_full_buffer => {
                 e.into_operation()
@@ -260,10 +264,10 @@ impl<T: Send + 'static> Watcher<T> {
             Err(e) => return Err(e),
         };
         // The enqueue that filled the buffer woke the dispatcher already.
-        match core.buffer.admit(op.cost()).await {
+        match core.buffer.admit(&cost).await {
             Ok(full) => {
                 if self.queue.closed.load(Ordering::Acquire) {
-                    core.buffer.release(1, u64::from(op.cost()));
+                    core.buffer.release(1, &cost);
                     return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
                 }
                 self.push_admitted(op, full);
@@ -287,7 +291,8 @@ impl<T: Send + 'static> Watcher<T> {
     }
 
     #[inline]
-    fn check(&self, op: Operation<T>) -> Result<Operation<T>, EnqueueError<T>> {
+    /// The operation and its cost in each resource, if it may be enqueued.
+    fn check(&self, op: Operation<T>) -> Result<(Operation<T>, Costs), EnqueueError<T>> {
         let core = &self.queue.core;
         if let Some(max_attempts) = self.queue.max_attempts {
             if op.attempts() >= max_attempts {
@@ -298,20 +303,14 @@ impl<T: Send + 'static> Watcher<T> {
                 return Err(EnqueueError::new(kind, op));
             }
         }
-        if let Some(max_capacity) = core.max_cost() {
-            if op.cost() > max_capacity {
-                let kind = EnqueueErrorKind::TooExpensive {
-                    cost: op.cost(),
-                    max_capacity,
-                };
-                return Err(EnqueueError::new(kind, op));
-            }
+        match core.resources.check(&op) {
+            Ok(cost) => Ok((op, cost)),
+            Err(kind) => Err(EnqueueError::new(kind, op)),
         }
-        Ok(op)
     }
 
     #[inline]
-    fn reserve_and_push(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
+    fn reserve_and_push(&self, op: Operation<T>, cost: &Costs) -> Result<(), EnqueueError<T>> {
         let core = &self.queue.core;
         if core.is_stopped() {
             return Err(EnqueueError::new(EnqueueErrorKind::Stopped, op));
@@ -319,7 +318,7 @@ impl<T: Send + 'static> Watcher<T> {
         if self.queue.closed.load(Ordering::Acquire) {
             return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
         }
-        match core.buffer.try_admit(op.cost()) {
+        match core.buffer.try_admit(cost) {
             Ok(full) => {
                 self.push_admitted(op, full);
                 Ok(())

@@ -18,6 +18,7 @@ async fn an_operation_above_the_limiters_max_capacity_is_too_expensive() {
     assert_eq!(
         err.kind(),
         EnqueueErrorKind::TooExpensive {
+            resource: "primary",
             cost: 101,
             max_capacity: 100
         }

@@ -59,6 +59,7 @@ async fn lifecycle_is_left_to_the_owner_and_max_capacity_is_read_per_enqueue() {
     assert_eq!(
         err.kind(),
         EnqueueErrorKind::TooExpensive {
+            resource: "primary",
             cost: 50,
             max_capacity: 10
         }

@@ -146,5 +146,6 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use bbs_events::{
         Event as BbsEvent, EventType as BbsEventType, client::Client as BbsClient,
+        client::StreamItem as BbsStreamItem,
     };
 }

@@ -39,8 +39,11 @@ fn batcher_limiter_and_client_metrics_follow_the_components() {
             let limiter = Arc::new(ProvisionedResource::new(100));
             let limiter_metrics = LimiterMetrics::observe(limiter.clone(), &labels);
             limiter.start().await.unwrap();
+            let bytes = Arc::new(ProvisionedResource::new(1_000));
+            bytes.start().await.unwrap();
             let batcher = Batcher::builder()
                 .rate_limiter(limiter.clone())
+                .resource("bytes", bytes.clone())
                 .emit_batch(true)
                 .build()
                 .unwrap();
@@ -57,7 +60,8 @@ fn batcher_limiter_and_client_metrics_follow_the_components() {
                 },
             );
             for i in 0..10 {
-                watcher.enqueue(Operation::new(i, 3)).await.unwrap();
+                let op = Operation::new(i, 3).with_cost("bytes", 4);
+                watcher.enqueue(op).await.unwrap();
             }
             let refused = watcher.try_enqueue(Operation::new(99, 101)).unwrap_err();
             batcher_metrics.refused(&refused.kind());
@@ -96,6 +100,17 @@ fn batcher_limiter_and_client_metrics_follow_the_components() {
                 value(&body, &format!("flowgate_batcher_window_capacity{l}")),
                 100.0
             );
+            // Every resource, the primary one included, by name.
+            for (resource, released, capacity) in
+                [("primary", 30.0, 100.0), ("bytes", 40.0, 1_000.0)]
+            {
+                let r = format!(r#"{{instance="7",resource="{resource}"}}"#);
+                let series =
+                    |name: &str| value(&body, &format!("flowgate_batcher_resource_{name}{r}"));
+                assert_eq!(series("released_cost_total"), released, "{resource}");
+                assert_eq!(series("capacity"), capacity, "{resource}");
+                assert_eq!(series("needs_capacity"), 0.0, "{resource}");
+            }
             assert_eq!(
                 value(&body, &format!("flowgate_batcher_buffered_operations{l}")),
                 0.0

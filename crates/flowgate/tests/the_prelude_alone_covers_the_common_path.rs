@@ -29,6 +29,7 @@ async fn batch_watch_refuse_and_stop_with_the_prelude_only() {
     assert!(matches!(
         refused.kind(),
         EnqueueErrorKind::TooExpensive {
+            resource: "primary",
             cost: 11,
             max_capacity: 10
         }

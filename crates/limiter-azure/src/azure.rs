@@ -2,21 +2,29 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::error::ErrorKind;
 use azure_core::prelude::IfMatchCondition;
 use azure_core::request_options::{LeaseDuration, LeaseId as AzureLeaseId, ProposedLeaseId};
-use azure_core::{FixedRetryOptions, RetryOptions};
+use azure_core::{ClientOptions, FixedRetryOptions, Policy, RetryOptions, TransportOptions};
 use azure_storage::{CloudLocation, ConnectionString, StorageCredentials};
 use azure_storage_blobs::prelude::{ClientBuilder, ContainerClient};
 use events_core::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
+use crate::quiet::{QuietTransport, StashSecrets};
 use crate::{ConfigError, LeaseError, LeaseId, LeaseManager, Member, Provisioned};
 
 /// Where instances announce their demand: one small blob per instance.
 const MEMBERS_PREFIX: &str = "members/";
+
+/// How long a connection to the storage may take to open (a backstop: the limiter times
+/// every call itself).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one HTTP request may take at most (a backstop, as above).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The account name of the storage emulator (a published, well-known value).
 pub const EMULATOR_ACCOUNT: &str = "devstoreaccount1";
@@ -190,8 +198,15 @@ impl AzureBlobLeases {
                     .max_total_elapsed(Duration::from_secs(2)),
             )
         };
-        let client = ClientBuilder::with_location(location, creds)
+        // Our own transport, so that no secret reaches the SDK's request logs.
+        let transport = QuietTransport::new(CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+            .map_err(|e| credentials_error("HTTP client", e))?;
+        let stash: Arc<dyn Policy> = Arc::new(StashSecrets);
+        let options = ClientOptions::new(TransportOptions::new_custom_policy(Arc::new(transport)))
             .retry(retry)
+            .per_retry_policies(vec![stash]);
+        let client = ClientBuilder::with_location(location, creds)
+            .client_options(options)
             .container_client(container);
         let location = client
             .url()
@@ -216,8 +231,12 @@ fn classify(operation: &'static str, partition: Option<u32>, err: azure_core::Er
                     partition: partition_no,
                 };
             }
+            "LeaseNotPresentWithLeaseOperation" => {
+                return LeaseError::LeaseMissing {
+                    partition: partition_no,
+                };
+            }
             "LeaseIdMismatchWithLeaseOperation"
-            | "LeaseNotPresentWithLeaseOperation"
             | "LeaseIsBrokenAndCannotBeRenewed"
             | "LeaseLost" => {
                 return LeaseError::Lost {

@@ -106,6 +106,16 @@ pub enum LeaseError {
         /// The partition index.
         partition: u32,
     },
+    /// The storage no longer knows a lease we hold (the partition blob has no lease at
+    /// all), which happens when it lost its data.
+    #[error(
+        "the storage no longer knows the lease on partition {partition}; it may have lost its \
+         data, so the limiter waits a lease duration before it acquires any partition"
+    )]
+    LeaseMissing {
+        /// The partition index.
+        partition: u32,
+    },
     /// The container or a partition blob does not exist.
     #[error("{what} does not exist; call provision() (or create it) before start()")]
     NotFound {
@@ -176,6 +186,15 @@ impl LeaseError {
     /// Whether our lease is gone.
     pub fn is_lost(&self) -> bool {
         matches!(self, LeaseError::Lost { .. })
+    }
+
+    /// Whether this is a sign that the storage lost its data: the container or a blob is
+    /// missing, or a lease we hold is unknown to it.
+    pub fn is_data_loss(&self) -> bool {
+        matches!(
+            self,
+            LeaseError::NotFound { .. } | LeaseError::LeaseMissing { .. }
+        )
     }
 
     /// Whether the storage asked us to slow down.

@@ -29,7 +29,16 @@
 //! * **Fast ramp-up**: a large deficit is acquired with several concurrent requests.
 //! * **Fair sharing**: instances announce their demand next to the partitions and cap
 //!   themselves at their max-min fair share while others want partitions too.
-//! * **Self-healing**: after an outage that lost the blobs, they are recreated.
+//! * **Safe through storage faults**: after any sign that the storage lost its data, no
+//!   partition is acquired for a lease duration plus the safety margin (other instances
+//!   may still count leases it forgot), the blobs are recreated after that and demand is
+//!   shared fairly again first; a call that went unanswered keeps its lease id, which the
+//!   next acquire proposes again (a renewal if the storage had granted it), so capacity
+//!   comes back within about a second after a hang; and `capacity()` leaves out a lease
+//!   past its counted time even before the lease loop runs.
+//! * **No secret in any log**: the storage SDK logs requests with their headers and URLs;
+//!   the limiter's own pipeline policy and transport keep the `Authorization` header and
+//!   SAS parameters out of what it logs, at every level.
 //! * **Runtime changes** of shared and reserved capacity
 //!   ([`AzureSharedResource::set_shared_capacity`], [`AzureSharedResource::set_reserved_capacity`]).
 //! * **Pluggable storage**: the [`LeaseManager`] trait; [`AzureBlobLeases`] is the Azure
@@ -81,6 +90,7 @@ mod engine;
 mod error;
 mod fair;
 mod lease;
+mod quiet;
 mod resource;
 mod shared;
 

@@ -2,11 +2,12 @@
 //! `capacity()` and `give_me()` never block.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use events_core::{Emitter, EventName};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::{ConfigError, MAX_PARTITIONS};
 
@@ -74,6 +75,12 @@ pub(crate) struct Shared {
     pub(crate) partitions: AtomicU32,
     /// The capacity of the partitions counted as held now.
     pub(crate) held_capacity: AtomicU32,
+    /// When the first counted lease stops being counted, in nanoseconds after `base`:
+    /// from then on `capacity()` leaves the held capacity out even if the lease loop has
+    /// not run yet (a paused process, a starved runtime), so that a stale value is never
+    /// reported.
+    counted_until: AtomicU64,
+    base: Instant,
     /// The last `give_me` target.
     pub(crate) target: AtomicU32,
     /// Partitions the loop works to hold.
@@ -99,6 +106,8 @@ impl Shared {
             factor: AtomicU32::new(factor),
             partitions: AtomicU32::new(partitions),
             held_capacity: AtomicU32::new(0),
+            counted_until: AtomicU64::new(u64::MAX),
+            base: Instant::now(),
             target: AtomicU32::new(0),
             wanted: AtomicU32::new(0),
             wake: Notify::new(),
@@ -107,9 +116,24 @@ impl Shared {
     }
 
     pub(crate) fn capacity(&self) -> u32 {
+        let reserved = self.reserved.load(Ordering::Acquire);
+        let now = Instant::now()
+            .saturating_duration_since(self.base)
+            .as_nanos();
+        if now >= u128::from(self.counted_until.load(Ordering::Acquire)) {
+            return reserved;
+        }
         self.held_capacity
             .load(Ordering::Acquire)
-            .saturating_add(self.reserved.load(Ordering::Acquire))
+            .saturating_add(reserved)
+    }
+
+    /// Publishes when the first counted lease stops being counted (`None`: none is).
+    pub(crate) fn set_counted_until(&self, until: Option<Instant>) {
+        let nanos = until.map_or(u64::MAX, |t| {
+            u64::try_from(t.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
+        });
+        self.counted_until.store(nanos, Ordering::Release);
     }
 
     pub(crate) fn max_capacity(&self) -> u32 {

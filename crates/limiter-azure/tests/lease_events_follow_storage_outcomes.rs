@@ -7,59 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use events_core::{EventName, RateLimiter};
-use limiter_azure::{
-    AzureSharedResource, ConfigError, LeaseError, LeaseId, LeaseManager, Provisioned,
-};
+use limiter_azure::{AzureSharedResource, ConfigError, LeaseError, LeaseManager, Provisioned};
 use tokio::time::Instant;
 
 use support::Recorder;
-use support::mock::{MockLeases, after, hang, provisioned, ready};
-
-const SECOND: Duration = Duration::from_secs(1);
-
-type Calls = Arc<Mutex<Vec<(Instant, u32, LeaseId)>>>;
-
-fn calls() -> Calls {
-    Arc::new(Mutex::new(Vec::new()))
-}
-
-/// Shared 3,000 in partitions of 1,000, reserved 100, 15 s leases.
-fn limiter(leases: MockLeases) -> AzureSharedResource {
-    AzureSharedResource::builder()
-        .shared_capacity(3_000)
-        .factor(1_000)
-        .reserved_capacity(100)
-        .seed(7)
-        .build_with_manager(Arc::new(leases))
-        .unwrap()
-}
-
-async fn started(leases: MockLeases) -> (AzureSharedResource, Recorder) {
-    let limiter = limiter(leases);
-    let rec = Recorder::attach(limiter.emitter());
-    limiter.provision().await.unwrap();
-    limiter.start().await.unwrap();
-    (limiter, rec)
-}
-
-fn grant_all(m: &mut MockLeases, acquired: &Calls) {
-    let log = acquired.clone();
-    m.expect_acquire().returning(move |p, lease, _| {
-        log.lock().unwrap().push((Instant::now(), p, lease));
-        ready(Ok(()))
-    });
-}
-
-fn record(
-    log: &Calls,
-) -> impl FnMut(u32, LeaseId) -> events_core::BoxFuture<'static, Result<(), LeaseError>> + Send + 'static
-{
-    let log = log.clone();
-    move |p, lease| {
-        log.lock().unwrap().push((Instant::now(), p, lease));
-        ready(Ok(()))
-    }
-}
+use support::mock::{
+    MockLeases, SECOND, after, calls, grant_all, hang, limiter, provisioned, ready, record, started,
+};
 
 #[tokio::test(start_paused = true)]
 async fn a_granted_lease_raises_target_allocated_and_capacity() {
@@ -862,13 +816,24 @@ async fn an_instance_keeps_to_its_fair_share_while_others_want_partitions() {
     m.expect_renew().returning(|_, _| ready(Ok(())));
     m.expect_release().returning(record(&released));
     let log = announced.clone();
-    m.expect_announce().returning(move |_, wanted| {
+    let me = Arc::new(Mutex::new(None));
+    let my_id = me.clone();
+    m.expect_announce().returning(move |member, wanted| {
         log.lock().unwrap().push(wanted);
+        *my_id.lock().unwrap() = Some(limiter_azure::Member {
+            id: member,
+            wanted,
+            age: Duration::ZERO,
+        });
         ready(Ok(()))
     });
     let view = members.clone();
-    m.expect_members()
-        .returning(move || ready(Ok(view.lock().unwrap().clone())));
+    m.expect_members().returning(move || {
+        // The storage lists our own announcement next to the others'.
+        let mut all = view.lock().unwrap().clone();
+        all.extend(me.lock().unwrap().clone());
+        ready(Ok(all))
+    });
     let withdrawn = Arc::new(Mutex::new(0));
     let count = withdrawn.clone();
     m.expect_withdraw().returning(move |_| {

@@ -70,6 +70,8 @@ pub struct Delivered<T> {
     pub at: Instant,
     pub payloads: Vec<T>,
     pub cost: u64,
+    /// The batch's cost in each additional resource that its operations name.
+    pub extra: std::collections::BTreeMap<&'static str, u64>,
     pub attempts: Vec<u32>,
 }
 
@@ -82,9 +84,14 @@ pub fn reporting_watcher<T: Clone + Send + Sync + 'static>(
     let watcher = builder.callback(batcher, move |ops: Vec<Operation<T>>| {
         let tx = tx.clone();
         async move {
+            let mut extra = std::collections::BTreeMap::new();
+            for (name, cost) in ops.iter().flat_map(|o| o.extra_costs()) {
+                *extra.entry(name).or_insert(0) += u64::from(cost);
+            }
             let _ = tx.send(Delivered {
                 at: Instant::now(),
                 cost: ops.iter().map(|o| u64::from(o.cost())).sum(),
+                extra,
                 attempts: ops.iter().map(|o| o.attempts()).collect(),
                 payloads: ops.into_iter().map(|o| o.into_payload()).collect(),
             });
@@ -173,6 +180,15 @@ pub async fn collect<T>(rx: &mut UnboundedReceiver<Delivered<T>>, ops: usize) ->
         out.push(d);
     }
     out
+}
+
+/// Each delivery's start time and cost in the additional resource `name`, for
+/// [`max_window_cost`].
+pub fn windows_of<T>(delivered: &[Delivered<T>], name: &str) -> Vec<(Instant, u64)> {
+    delivered
+        .iter()
+        .map(|d| (d.at, d.extra.get(name).copied().unwrap_or(0)))
+        .collect()
 }
 
 /// Each delivery's release time and cost, for [`max_window_cost`].

@@ -24,6 +24,9 @@ pub struct BatcherMetrics {
     buffered: Gauge,
     needs_capacity: Gauge,
     inflight: Gauge,
+    /// Per resource of the batcher (the primary one first): its name, needs-capacity
+    /// and capacity gauges.
+    resources: Vec<(&'static str, Gauge, Gauge)>,
     capacity: Gauge,
     effective: Gauge,
 }
@@ -102,6 +105,15 @@ impl BatcherMetrics {
             releases: Mutex::new(Releases::default()),
             cost: metrics::gauge!("flowgate_batcher_window_cost", base.clone()),
         });
+        let resource_cost: Vec<Counter> = batcher
+            .resources()
+            .map(|r| {
+                metrics::counter!(
+                    "flowgate_batcher_resource_released_cost_total",
+                    with(&base, "resource", r)
+                )
+            })
+            .collect();
         let batches = metrics::counter!("flowgate_batcher_batches_total", base.clone());
         let operations =
             metrics::counter!("flowgate_batcher_released_operations_total", base.clone());
@@ -133,6 +145,9 @@ impl BatcherMetrics {
                         operations.increment(meta.operations.len() as u64);
                         cost.increment(c);
                         win.add(event.at(), c);
+                        for (counter, r) in resource_cost.iter().zip(&meta.resources) {
+                            counter.increment(r.costs.iter().map(|c| u64::from(*c)).sum());
+                        }
                     }
                 }
                 EventName::Pause => {
@@ -162,6 +177,17 @@ impl BatcherMetrics {
             inflight: metrics::gauge!("flowgate_batcher_inflight_batches", base.clone()),
             capacity: metrics::gauge!("flowgate_batcher_window_capacity", base.clone()),
             effective,
+            resources: batcher
+                .resources()
+                .map(|r| {
+                    let labels = with(&base, "resource", r);
+                    (
+                        r,
+                        metrics::gauge!("flowgate_batcher_resource_needs_capacity", labels.clone()),
+                        metrics::gauge!("flowgate_batcher_resource_capacity", labels),
+                    )
+                })
+                .collect(),
             base,
         }
     }
@@ -171,6 +197,7 @@ impl BatcherMetrics {
         let kind = match kind {
             EnqueueErrorKind::TooExpensive { .. } => "too_expensive",
             EnqueueErrorKind::TooManyAttempts { .. } => "too_many_attempts",
+            EnqueueErrorKind::UnknownResource { .. } => "unknown_resource",
             EnqueueErrorKind::BufferFull { .. } => "buffer_full",
             EnqueueErrorKind::Closed => "closed",
             EnqueueErrorKind::Stopped => "stopped",
@@ -196,6 +223,14 @@ impl Sample for BatcherMetrics {
         }
         if let Some(effective) = self.batcher.effective_capacity() {
             self.effective.set(effective as f64);
+        }
+        for (name, needs, capacity) in &self.resources {
+            if let Some(n) = self.batcher.needs_capacity_of(name) {
+                needs.set(n as f64);
+            }
+            if let Some(limiter) = self.batcher.resource_limiter(name) {
+                capacity.set(f64::from(limiter.capacity()));
+            }
         }
         self.window.refresh();
     }

@@ -21,8 +21,10 @@ impl Engine {
             result,
         } = done;
         let result = match op {
-            Op::Sync => return self.synced(now, result),
+            Op::Sync => return self.synced(now, sent, result),
             Op::Withdraw => {
+                self.fair.syncing = false;
+                self.fair.withdrawing = false;
                 if let Err(err) = result {
                     tracing::debug!(error = %err, "could not withdraw our demand; it ages out");
                 }
@@ -41,7 +43,7 @@ impl Engine {
             Op::Acquire => {
                 self.acquiring = self.acquiring.saturating_sub(1);
                 match result {
-                    Ok(()) if is_ours => {
+                    Ok(()) if is_ours && self.recovery.may_acquire() => {
                         let expires = sent + self.timing.counted_for();
                         self.slots[i] = Slot::Held(Held {
                             lease,
@@ -58,11 +60,24 @@ impl Engine {
                         self.contended = false;
                         self.next_attempt = now;
                     }
-                    Ok(()) => self.spawn_op(Op::Release, partition, lease),
+                    Ok(()) => {
+                        if is_ours {
+                            // Granted while recovering from a data loss: not safe to count.
+                            self.slots[i] = Slot::free();
+                        }
+                        self.spawn_op(Op::Release, partition, lease);
+                    }
                     Err(err) => {
                         if is_ours {
+                            // After a timeout or a network failure the storage may have
+                            // granted it: keep the id to ask again with it.
+                            let unknown = matches!(
+                                err,
+                                LeaseError::Timeout { .. } | LeaseError::Storage { .. }
+                            );
                             self.slots[i] = Slot::Free {
                                 failed_at: err.is_conflict().then_some(now),
+                                known: unknown.then(|| lease.clone()),
                             };
                         }
                         let mut pause = self.jitter();
@@ -79,12 +94,8 @@ impl Engine {
                                 pause += self.timing.max_attempt_interval;
                             }
                         }
-                        if matches!(err, LeaseError::Timeout { .. }) {
-                            // The storage may have granted the lease after all: give it back.
-                            self.spawn_op(Op::Release, partition, lease);
-                        } else if matches!(err, LeaseError::NotFound { .. }) && !self.repairing {
-                            self.repairing = true;
-                            self.spawn_op(Op::Repair, partition, lease);
+                        if err.is_data_loss() {
+                            self.data_lost(now, "acquire found no partition blob");
                         }
                         self.contended = true;
                         self.next_attempt = now + pause;
@@ -109,9 +120,9 @@ impl Engine {
                         held.renew_at = held.expires - self.timing.renew_ahead;
                         held.renewing = false;
                     }
-                    Err(err) if err.is_lost() || err.is_conflict() => {
+                    Err(err) if err.is_lost() || err.is_conflict() || err.is_data_loss() => {
                         tracing::warn!(partition, "lease was lost before its renewal");
-                        self.slots[i] = Slot::Free { failed_at: None };
+                        self.slots[i] = Slot::free();
                         if !draining {
                             self.shared.counting(partition, false);
                         }
@@ -119,6 +130,9 @@ impl Engine {
                             .emitter
                             .emit(EventName::Released, i64::from(partition));
                         self.capacity_changed();
+                        if err.is_data_loss() {
+                            self.data_lost(now, "the storage no longer knows a counted lease");
+                        }
                     }
                     Err(err) => {
                         held.renewing = false;
@@ -129,21 +143,26 @@ impl Engine {
                 }
             }
             Op::Repair => {
-                self.repairing = false;
-                match result {
-                    Ok(()) => {
-                        tracing::info!("recreated missing partition blobs");
-                        self.next_attempt = now;
-                    }
-                    Err(err) => self.emit_error(partition, &err),
+                if let Err(err) = &result {
+                    self.emit_error(partition, err);
                 }
+                self.repaired(now, partition == 1, result.is_ok());
             }
             // Handled before the partition bookkeeping.
             Op::Sync | Op::Withdraw => {}
             Op::Release => {
                 let planned = matches!(&self.slots[i], Slot::Releasing(l) if *l == lease);
                 if planned {
-                    self.slots[i] = Slot::Free { failed_at: None };
+                    let unknown = matches!(
+                        result,
+                        Err(LeaseError::Timeout { .. } | LeaseError::Storage { .. })
+                    );
+                    // An unanswered release may not have happened: keep the id.
+                    self.slots[i] = if unknown {
+                        Slot::unknown(lease.clone())
+                    } else {
+                        Slot::free()
+                    };
                 }
                 match result {
                     Ok(()) => {}
@@ -165,7 +184,7 @@ impl Engine {
         let mut releases = Vec::new();
         let mut held_any = false;
         for i in 0..self.slots.len() {
-            match std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None }) {
+            match std::mem::replace(&mut self.slots[i], Slot::free()) {
                 Slot::Held(held) => {
                     held_any = true;
                     self.shared.counting(i as u32, false);
@@ -175,10 +194,14 @@ impl Engine {
                     releases.push((i as u32, held.lease, Some(until)));
                 }
                 // Never counted by us: safe to give back at once.
-                Slot::Acquiring(lease) | Slot::Releasing(lease) => {
+                Slot::Acquiring(lease)
+                | Slot::Releasing(lease)
+                | Slot::Free {
+                    known: Some(lease), ..
+                } => {
                     releases.push((i as u32, lease, None));
                 }
-                Slot::Free { .. } => {}
+                Slot::Free { known: None, .. } => {}
             }
         }
         if held_any {
@@ -220,7 +243,8 @@ impl Engine {
         let mut first = None;
         for (i, held, result) in results {
             match result {
-                Err(err) if held && !err.is_lost() => {
+                // A lease the storage forgot (or lost with its data) needs no release.
+                Err(err) if held && !err.is_lost() && !err.is_data_loss() => {
                     self.emit_error(i, &err);
                     first.get_or_insert(err);
                 }

@@ -14,8 +14,11 @@ use tokio_util::sync::CancellationToken;
 use crate::shared::{Shared, Timing};
 
 mod complete;
+mod drain;
+mod recovery;
 mod sync;
 
+use self::recovery::Recovery;
 use self::sync::Fairness;
 use crate::{LeaseError, LeaseId, LeaseManager, Member, Provisioned};
 
@@ -30,6 +33,11 @@ const QUICK_LISTS: u8 = 3;
 enum Slot {
     Free {
         failed_at: Option<Instant>,
+        /// A lease id the storage may hold for us although we do not count it: the
+        /// outcome of its last call is unknown (it timed out, or the lease lapsed here
+        /// while its renewal was unanswered). The next acquire of this partition proposes
+        /// it again, which the storage treats as a renewal if the id holds the lease.
+        known: Option<LeaseId>,
     },
     Acquiring(LeaseId),
     Held(Held),
@@ -42,6 +50,23 @@ enum Slot {
         until: Instant,
     },
     Releasing(LeaseId),
+}
+
+impl Slot {
+    fn free() -> Slot {
+        Slot::Free {
+            failed_at: None,
+            known: None,
+        }
+    }
+
+    /// A free slot that remembers `lease`, whose fate at the storage is unknown.
+    fn unknown(lease: LeaseId) -> Slot {
+        Slot::Free {
+            failed_at: None,
+            known: Some(lease),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -59,8 +84,8 @@ enum Op {
     Acquire,
     Renew,
     Release,
-    /// Recreates a missing container and partition blob (say, after the storage lost its
-    /// data), so that the loop recovers by itself.
+    /// Recreates a missing container (and, with `partition` 1, every partition blob)
+    /// after the storage lost its data, so that the loop recovers by itself.
     Repair,
     /// Announces our demand (if it changed) and reads everyone's, for fair sharing.
     Sync,
@@ -108,6 +133,7 @@ pub(crate) struct Engine {
     next_attempt: Instant,
     contended: bool,
     repairing: bool,
+    recovery: Recovery,
     fair: Fairness,
 }
 
@@ -126,6 +152,7 @@ impl Engine {
             last_announce: None,
             next_list: now,
             syncing: false,
+            withdrawing: false,
             quick_lists: 0,
         };
         Engine {
@@ -139,6 +166,7 @@ impl Engine {
             next_attempt: Instant::now(),
             contended: false,
             repairing: false,
+            recovery: Recovery::Normal,
             fair,
         }
     }
@@ -168,9 +196,11 @@ impl Engine {
     fn step(&mut self, now: Instant) {
         let n = self.shared.partitions.load(Ordering::Acquire) as usize;
         while self.slots.len() < n {
-            self.slots.push(Slot::Free { failed_at: None });
+            self.slots.push(Slot::free());
         }
         self.refresh_capacity();
+        self.publish_counted_until();
+        self.recover(now);
         self.expire(now);
         self.sync(now);
         self.shed(n, now);
@@ -178,6 +208,7 @@ impl Engine {
         self.end_drains(now);
         self.renew(now, n);
         self.acquire(now, n);
+        self.forget();
     }
 
     fn spawn_op(&mut self, op: Op, partition: u32, lease: LeaseId) {
@@ -221,12 +252,16 @@ impl Engine {
             Op::Repair => {
                 let manager = Arc::clone(&self.manager);
                 let shared = Arc::clone(&self.shared);
+                let blobs = partition == 1;
                 async move {
                     let container = manager.ensure_container().await?;
                     if container == Provisioned::Created {
                         shared
                             .emitter
                             .emit_msg(EventName::CreatedContainer, 0, manager.location());
+                    }
+                    if !blobs {
+                        return Ok(None);
                     }
                     // Data loss takes every blob with it: recreate them all, a few at a time.
                     let n = shared.partitions.load(Ordering::Acquire);
@@ -268,10 +303,25 @@ impl Engine {
 
     /// Recomputes the held capacity and raises `capacity`.
     fn capacity_changed(&self) {
+        self.publish_counted_until();
         self.shared
             .held_capacity
             .store(self.held_capacity(), Ordering::Release);
         self.shared.emit_capacity();
+    }
+
+    /// Tells `capacity()` when the first counted lease lapses. Published before a larger
+    /// held capacity and after a smaller one is never needed: a stale deadline is earlier.
+    fn publish_counted_until(&self) {
+        let first = self
+            .slots
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Held(h) => Some(h.expires),
+                _ => None,
+            })
+            .min();
+        self.shared.set_counted_until(first);
     }
 
     /// Picks up partition sizes changed by a new shared capacity.
@@ -315,94 +365,12 @@ impl Engine {
             if let Slot::Held(held) = &self.slots[i] {
                 if held.expires <= now {
                     tracing::warn!(partition = i, "lease lapsed before it could be renewed");
-                    self.slots[i] = Slot::Free { failed_at: None };
+                    // Its renewal may still reach the storage: remember the id.
+                    self.slots[i] = Slot::unknown(held.lease.clone());
                     self.shared.counting(i as u32, false);
                     self.shared.emitter.emit(EventName::Released, i as i64);
                     self.capacity_changed();
                 }
-            }
-        }
-    }
-
-    /// Stops counting what is no longer wanted (and partitions beyond a reduced count);
-    /// the leases are released one rate window later.
-    fn shed(&mut self, n: usize, now: Instant) {
-        let wanted = self.wanted();
-        let mut held: Vec<(usize, bool, Instant)> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s {
-                Slot::Held(h) => Some((i, h.renewing, h.expires)),
-                _ => None,
-            })
-            .collect();
-        // Partitions past the end go first, then idle ones closest to expiry.
-        held.sort_by_key(|&(i, renewing, expires)| (i < n, renewing, expires));
-        let mut count = held.len() as u32;
-        for (i, _, _) in held {
-            if count <= wanted && i < n {
-                break;
-            }
-            self.drain(i, now);
-            count -= 1;
-        }
-    }
-
-    /// Stops counting partition `i` at once and keeps its lease for one rate window.
-    fn drain(&mut self, i: usize, now: Instant) {
-        let slot = std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None });
-        let Slot::Held(held) = slot else {
-            self.slots[i] = slot;
-            return;
-        };
-        // Stop counting long before the storage hears of it: once released, others may
-        // take it, and they must not spend it in the window we may have spent it in.
-        let until = now + self.timing.rate_window;
-        tracing::debug!(partition = i, "draining lease no longer needed");
-        self.slots[i] = Slot::Draining { held, until };
-        self.shared.counting(i as u32, false);
-        self.capacity_changed();
-    }
-
-    /// Counts draining partitions again when demand came back: we never gave them up.
-    fn reclaim(&mut self, now: Instant, n: usize) {
-        for i in 0..n.min(self.slots.len()) {
-            if self.deficit() == 0 {
-                return;
-            }
-            let reusable =
-                matches!(&self.slots[i], Slot::Draining { held, .. } if now < held.expires);
-            if !reusable {
-                continue;
-            }
-            let slot = std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None });
-            if let Slot::Draining { held, .. } = slot {
-                tracing::debug!(
-                    partition = i,
-                    "demand returned: counting a draining lease again"
-                );
-                self.slots[i] = Slot::Held(held);
-                self.shared.counting(i as u32, true);
-                self.shared.emitter.emit(EventName::Allocated, i as i64);
-                self.capacity_changed();
-            }
-        }
-    }
-
-    /// Releases the leases whose rate window is over.
-    fn end_drains(&mut self, now: Instant) {
-        for i in 0..self.slots.len() {
-            let over = matches!(&self.slots[i], Slot::Draining { until, .. } if *until <= now);
-            if !over {
-                continue;
-            }
-            let slot = std::mem::replace(&mut self.slots[i], Slot::Free { failed_at: None });
-            if let Slot::Draining { held, .. } = slot {
-                tracing::debug!(partition = i, "releasing drained lease");
-                self.slots[i] = Slot::Releasing(held.lease.clone());
-                self.shared.emitter.emit(EventName::Released, i as i64);
-                self.spawn_op(Op::Release, i as u32, held.lease);
             }
         }
     }
@@ -427,7 +395,7 @@ impl Engine {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match s {
-                Slot::Free { failed_at } => Some((
+                Slot::Free { failed_at, .. } => Some((
                     i,
                     failed_at.is_some_and(|t| now < t + self.timing.lease_duration),
                 )),
@@ -465,7 +433,7 @@ impl Engine {
     }
 
     fn acquire(&mut self, now: Instant, n: usize) {
-        if now < self.next_attempt {
+        if now < self.next_attempt || !self.recovery.may_acquire() {
             return;
         }
         let launch = self.deficit().min(self.room());
@@ -473,12 +441,25 @@ impl Engine {
             return;
         }
         let mut candidates = self.candidates(now, n);
+        // Partitions whose last call went unanswered come first: the storage may hold
+        // them for us already, and asking with the same id confirms it at once.
+        let (mut known, mut rest): (Vec<usize>, Vec<usize>) = candidates
+            .drain(..)
+            .partition(|&i| matches!(&self.slots[i], Slot::Free { known: Some(_), .. }));
         for _ in 0..launch {
-            if candidates.is_empty() {
+            let pick = if let Some(pick) = known.pop() {
+                pick
+            } else if rest.is_empty() {
                 break;
-            }
-            let pick = candidates.swap_remove(self.rng.usize(0..candidates.len()));
-            let lease = LeaseId::random(&mut self.rng);
+            } else {
+                rest.swap_remove(self.rng.usize(0..rest.len()))
+            };
+            let lease = match std::mem::replace(&mut self.slots[pick], Slot::free()) {
+                Slot::Free {
+                    known: Some(lease), ..
+                } => lease,
+                _ => LeaseId::random(&mut self.rng),
+            };
             self.slots[pick] = Slot::Acquiring(lease.clone());
             self.acquiring += 1;
             self.spawn_op(Op::Acquire, pick as u32, lease);
@@ -507,8 +488,12 @@ impl Engine {
                 }
             }
         }
+        if let Some(at) = self.recovery_deadline() {
+            deadline = deadline.min(at.max(now));
+        }
         let n = self.shared.partitions.load(Ordering::Acquire) as usize;
-        if self.deficit() > 0
+        if self.recovery.may_acquire()
+            && self.deficit() > 0
             && self.room() > 0
             && !self.candidates(now, n.min(self.slots.len())).is_empty()
         {

@@ -22,6 +22,9 @@ pub(super) struct Fairness {
     pub(super) last_announce: Option<Instant>,
     pub(super) next_list: Instant,
     pub(super) syncing: bool,
+    /// A withdrawal is on its way; no sync starts meanwhile, so that it cannot remove an
+    /// announcement made after it.
+    pub(super) withdrawing: bool,
     /// Quick follow-up reads left after we started wanting partitions, to see the
     /// instances that started wanting at about the same time.
     pub(super) quick_lists: u8,
@@ -41,6 +44,8 @@ impl Engine {
         if wanted == 0 {
             self.fair.share = None;
             if self.fair.announced.take().is_some() {
+                self.fair.syncing = true;
+                self.fair.withdrawing = true;
                 let placeholder = LeaseId::random(&mut self.rng);
                 self.spawn_op(Op::Withdraw, 0, placeholder);
             }
@@ -73,15 +78,33 @@ impl Engine {
         self.spawn_op(Op::Sync, payload, placeholder);
     }
 
-    pub(super) fn synced(&mut self, now: Instant, result: Result<Option<Vec<Member>>, LeaseError>) {
+    pub(super) fn synced(
+        &mut self,
+        now: Instant,
+        sent: Instant,
+        result: Result<Option<Vec<Member>>, LeaseError>,
+    ) {
         self.fair.syncing = false;
         self.fair.next_list = now + self.sync_interval();
         match result {
             Ok(Some(members)) => {
+                if self.fair.announced.is_some()
+                    && !members.is_empty()
+                    && !members.iter().any(|m| m.id == self.fair.member)
+                {
+                    // We announced and nobody withdrew us, yet others are listed (a store
+                    // without membership lists nobody): the storage forgot us.
+                    return self.data_lost(now, "our announcement is gone");
+                }
+                self.rejoined(now, sent);
                 let wanted = self.shared.wanted.load(Ordering::Acquire);
                 let partitions = self.shared.partitions.load(Ordering::Acquire);
                 let lease_secs = self.timing.lease_duration.as_secs().max(1);
-                let alive = self.timing.lease_duration * 2 + Duration::from_secs(2);
+                // A live instance announces at least every lease duration, late by up to one
+                // sync interval; one silent for longer (stopped, cut off) no longer counts,
+                // so that the others can take its partitions soon after its leases lapse.
+                let alive =
+                    self.timing.lease_duration + self.sync_interval() + Duration::from_secs(2);
                 let epoch = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs() / (2 * lease_secs));
@@ -112,6 +135,9 @@ impl Engine {
             Err(err) => {
                 // Announce again after the gap.
                 self.fair.announced = None;
+                if err.is_data_loss() {
+                    self.data_lost(now, "the container is gone");
+                }
                 tracing::warn!(error = %err, "could not share demand with the other instances");
                 self.shared
                     .emitter

@@ -1,17 +1,16 @@
 //! Access to Azurite: the instance `cargo xtask test` starts (through
-//! `AZURE_STORAGE_CONNECTION_STRING`) or a private one started from `FLOWGATE_AZURITE_BIN`.
+//! `AZURE_STORAGE_CONNECTION_STRING`) or a private one ([`testkit::Azurite`]) started from
+//! `FLOWGATE_AZURITE_BIN`.
 
 use std::io::Write;
-use std::process::Stdio;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use limiter_azure::{AzureSharedResource, AzureSharedResourceBuilder, Credentials};
-use tokio::process::{Child, Command};
 
-/// The published, well-known key of the emulator account (not a secret).
-pub const DEV_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+#[allow(unused_imports)]
+pub use testkit::{Azurite, DEV_KEY};
 
 fn missing(what: &str) -> Option<String> {
     if std::env::var_os("FLOWGATE_REQUIRE_AZURITE").is_some_and(|v| v == "1") {
@@ -36,11 +35,8 @@ pub fn connection_string() -> Option<String> {
 }
 
 /// The `azurite-blob` executable, or `None` (after a loud message).
-pub fn azurite_bin() -> Option<String> {
-    match std::env::var("FLOWGATE_AZURITE_BIN") {
-        Ok(s) if !s.is_empty() => Some(s),
-        _ => missing("FLOWGATE_AZURITE_BIN"),
-    }
+pub fn azurite_bin() -> Option<PathBuf> {
+    testkit::bin_from_env().or_else(|| missing(testkit::BIN_ENV).map(PathBuf::from))
 }
 
 /// A container name no other test uses.
@@ -63,86 +59,4 @@ pub fn builder(connection: &str, container: &str) -> AzureSharedResourceBuilder 
         .credentials(Credentials::ConnectionString(connection.to_owned()))
         .container(container)
         .storage_retries(0)
-}
-
-/// A private Azurite that a test may kill and restart on the same port.
-#[derive(Debug)]
-pub struct PrivateAzurite {
-    bin: String,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateAzurite {
-    /// Starts one on a free loopback port and waits until it accepts connections.
-    pub async fn start(bin: String) -> PrivateAzurite {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let mut me = PrivateAzurite {
-            bin,
-            port,
-            child: None,
-        };
-        me.restart().await;
-        me
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}/devstoreaccount1", self.port)
-    }
-
-    pub fn connection_string(&self) -> String {
-        format!(
-            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};BlobEndpoint={};",
-            self.endpoint()
-        )
-    }
-
-    /// Kills the process and waits until it is gone.
-    pub async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
-    }
-
-    /// Starts it (again) on the same port, in memory, and waits until it is ready.
-    pub async fn restart(&mut self) {
-        self.kill().await;
-        let child = Command::new(&self.bin)
-            .args([
-                "--blobHost",
-                "127.0.0.1",
-                "--blobPort",
-                &self.port.to_string(),
-                "--inMemoryPersistence",
-                "--skipApiVersionCheck",
-                "--disableTelemetry",
-                "--silent",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("FLOWGATE_AZURITE_BIN could not be started");
-        self.child = Some(child);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "azurite-blob did not listen on port {} within 30 s",
-                self.port
-            );
-            // Polling a port has no event to wait on; retry shortly.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
 }

@@ -1,11 +1,15 @@
 //! A mockall mock of the lease manager, for error paths and timing a real server cannot
 //! produce on demand.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use events_core::BoxFuture;
+use events_core::{BoxFuture, RateLimiter};
 use futures::FutureExt;
-use limiter_azure::{LeaseError, LeaseId, LeaseManager, Member, Provisioned};
+use limiter_azure::{AzureSharedResource, LeaseError, LeaseId, LeaseManager, Member, Provisioned};
+use tokio::time::Instant;
+
+use super::Recorder;
 
 mockall::mock! {
     pub Leases {}
@@ -65,4 +69,52 @@ pub fn alone(m: &mut MockLeases) {
     m.expect_announce().returning(|_, _| ready(Ok(())));
     m.expect_members().returning(|| ready(Ok(Vec::new())));
     m.expect_withdraw().returning(|_| ready(Ok(())));
+}
+
+pub const SECOND: Duration = Duration::from_secs(1);
+
+/// Calls recorded by the mock: when, which partition, which lease.
+pub type Calls = Arc<Mutex<Vec<(Instant, u32, LeaseId)>>>;
+
+/// An empty call log.
+pub fn calls() -> Calls {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+/// Shared 3,000 in partitions of 1,000, reserved 100, 15 s leases.
+pub fn limiter(leases: MockLeases) -> AzureSharedResource {
+    AzureSharedResource::builder()
+        .shared_capacity(3_000)
+        .factor(1_000)
+        .reserved_capacity(100)
+        .seed(7)
+        .build_with_manager(Arc::new(leases))
+        .unwrap()
+}
+
+pub async fn started(leases: MockLeases) -> (AzureSharedResource, Recorder) {
+    let limiter = limiter(leases);
+    let rec = Recorder::attach(limiter.emitter());
+    limiter.provision().await.unwrap();
+    limiter.start().await.unwrap();
+    (limiter, rec)
+}
+
+pub fn grant_all(m: &mut MockLeases, acquired: &Calls) {
+    let log = acquired.clone();
+    m.expect_acquire().returning(move |p, lease, _| {
+        log.lock().unwrap().push((Instant::now(), p, lease));
+        ready(Ok(()))
+    });
+}
+
+pub fn record(
+    log: &Calls,
+) -> impl FnMut(u32, LeaseId) -> events_core::BoxFuture<'static, Result<(), LeaseError>> + Send + 'static
+{
+    let log = log.clone();
+    move |p, lease| {
+        log.lock().unwrap().push((Instant::now(), p, lease));
+        ready(Ok(()))
+    }
 }

@@ -3,7 +3,9 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod azurite;
+pub mod fleet;
 pub mod mock;
+pub mod processes;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
