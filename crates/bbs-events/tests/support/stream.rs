@@ -88,9 +88,13 @@ impl Conn {
         self.head.lines().next().unwrap_or("")
     }
 
+    /// Writes to the client. A client that went away (a `tail` whose stdout closed exits
+    /// after its first event) is no failure of the server: the write is dropped, so that one
+    /// connection's broken pipe cannot end a server that later connections still need.
     pub async fn write(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.expect("write to client");
-        self.stream.flush().await.expect("flush");
+        if self.stream.write_all(bytes).await.is_ok() {
+            let _ = self.stream.flush().await;
+        }
     }
 }
 
