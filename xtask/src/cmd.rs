@@ -28,6 +28,10 @@ pub(crate) fn cargo() -> Command {
             cmd.env_remove(&*key);
         }
     }
+    // CI builds each crate once from a fresh clone: incremental state would only cost disk.
+    if std::env::var_os("CI").is_some() && std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
     cmd
 }
 
