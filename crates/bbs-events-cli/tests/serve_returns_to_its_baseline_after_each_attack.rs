@@ -176,7 +176,10 @@ async fn tls_peers_that_never_say_hello_are_closed_after_the_handshake_timeout()
     for _ in 0..500 {
         attackers.spawn(async move {
             let mut stream = TcpStream::connect(addr).await.unwrap();
-            until_closed(&mut stream, 30).await
+            // The bound is generous, as for slowloris: on a loaded machine the server may accept
+            // a connection seconds after the peer's connect returned; what is asserted is that
+            // every peer is closed, and none before the timeout.
+            until_closed(&mut stream, 60).await
         });
     }
     let closed = attackers.join_all().await;
