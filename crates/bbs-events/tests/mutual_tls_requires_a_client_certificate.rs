@@ -1,5 +1,8 @@
 //! HTTPS with client-certificate verification, with certificates generated at test time.
 
+#[path = "support/pki.rs"]
+mod pki;
+
 use std::time::Duration;
 
 use bbs_events::Event;
@@ -7,33 +10,7 @@ use bbs_events::client::{Client, SubscriptionError};
 use bbs_events::models::{Task, TaskCreatedEvent};
 use bbs_events::server::{Hub, Server, ServerTls};
 use events_core::SourceError as _;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tokio_util::sync::CancellationToken;
-
-struct Pki {
-    ca_pem: String,
-    server: (String, String),
-    client: (String, String),
-}
-
-fn pki() -> Pki {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let leaf = |name: &str| {
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec![name.to_owned()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    Pki {
-        ca_pem: ca.pem(),
-        server: leaf("localhost"),
-        client: leaf("bbs-client"),
-    }
-}
 
 fn task() -> Event {
     Event::TaskCreated(TaskCreatedEvent {
@@ -49,7 +26,7 @@ fn task() -> Event {
 
 #[tokio::test]
 async fn a_client_with_a_certificate_gets_events_and_one_without_is_refused() {
-    let pki = pki();
+    let pki = pki::Pki::new();
     let tls = ServerTls::from_pem(
         pki.server.0.as_bytes(),
         pki.server.1.as_bytes(),
