@@ -2,7 +2,8 @@
 //!
 //! * `bbs-events tail --url URL [--route events|instances|tasks] [--cell-id ID]
 //!   [--ca F --cert F --key F] [--format json|wire] [--count N] [--response-timeout D]
-//!   [--max-reconnects N] [--v0]` prints one line per event.
+//!   [--max-reconnects N] [--v0]` prints one line per event; SIGTERM and SIGINT end it with exit
+//!   status 0.
 //! * `bbs-events serve --listen ADDR [--replay FILE] [--synthetic RATE]` serves the BBS event
 //!   routes; the bound address is printed on stderr. Timeouts and caps have flags of their own
 //!   (`--help`); SIGTERM and SIGINT end every stream with its terminating chunk, then exit.

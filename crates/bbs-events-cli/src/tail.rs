@@ -8,6 +8,8 @@ use bbs_events::client::{Client, ReceivedEvent, Route, StreamItem, SubscriptionE
 use bbs_events::models::Version;
 use events_core::SourceError as _;
 
+use crate::signal::Signals;
+
 /// Arguments of `tail`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct TailArgs {
@@ -112,16 +114,21 @@ pub(crate) async fn run(args: TailArgs) -> Result<(), String> {
     if args.count == Some(0) {
         return Ok(());
     }
-    let mut subscription = client
-        .subscribe(route, &args.cell_id)
-        .await
-        .map_err(|e| e.to_string())?;
+    // SIGTERM (docker, Kubernetes, systemd) and SIGINT end tail cleanly, after the line being
+    // written, even while it is still connecting.
+    let mut signals = Signals::install()?;
+    let mut subscription = tokio::select! {
+        subscription = client.subscribe(route, &args.cell_id) => {
+            subscription.map_err(|e| e.to_string())?
+        }
+        _ = signals.recv() => return Ok(()),
+    };
     let mut printed = 0u64;
     let stdout = std::io::stdout();
     loop {
         let next = tokio::select! {
             next = subscription.next() => next,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = signals.recv() => return Ok(()),
         };
         match next {
             Ok(StreamItem::Resync(resync)) => say!(
