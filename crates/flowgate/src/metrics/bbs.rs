@@ -62,22 +62,9 @@ impl BbsClientMetrics {
 
     /// Counts an error of the subscription in `flowgate_bbs_client_errors_total{kind}`.
     pub fn error(&self, error: &SubscriptionError) {
-        let kind = match error {
-            SubscriptionError::InvalidPayload { .. } => "invalid_payload",
-            SubscriptionError::UnrecognizedEventType { .. } => "unrecognized_event_type",
-            SubscriptionError::EventTooLarge { .. } => "event_too_large",
-            SubscriptionError::NotEventStream { .. } => "not_event_stream",
-            SubscriptionError::Redirect { .. } => "redirect",
-            SubscriptionError::Tls { .. } => "tls",
-            SubscriptionError::Status { .. } => "status",
-            SubscriptionError::Disconnected { .. } => "disconnected",
-            SubscriptionError::EndOfStream => "end_of_stream",
-            SubscriptionError::Closed => "closed",
-            _ => "other",
-        };
         metrics::counter!(
             "flowgate_bbs_client_errors_total",
-            with(&self.base, "kind", kind)
+            with(&self.base, "kind", error.kind_name())
         )
         .increment(1);
     }
