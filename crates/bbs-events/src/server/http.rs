@@ -15,12 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::models::Version;
 use crate::server::HubError;
+use crate::server::chunk::Chunk;
+use crate::server::encoded::EncodedEvent;
 use crate::server::filter::{Filter, ServerRoute};
-use crate::server::hub::{EncodedEvent, Hub, HubSubscription};
+use crate::server::hub::Hub;
+use crate::server::subscription::HubSubscription;
 use crate::server::watched_io::ConnectionState;
-use crate::sse::write_event_base64;
 
-pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
+pub(crate) type Body = UnsyncBoxBody<Chunk, Infallible>;
 
 /// The largest request body read (an `EventsByCellId` is tiny).
 const MAX_REQUEST_BODY: usize = 64 * 1024;
@@ -63,7 +65,8 @@ fn parse_events_by_cell_id(body: &[u8]) -> Result<String, prost::DecodeError> {
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(text.to_owned())).boxed_unsync());
+    let body = Full::new(Chunk::plain(Bytes::from(text.to_owned())));
+    let mut response = Response::new(body.boxed_unsync());
     *response.status_mut() = status;
     response
 }
@@ -158,9 +161,12 @@ pub(crate) async fn handle(
         _permit: permit,
     };
     state.connection.start_stream();
+    // hyper polls the body for as long as frames come at once and its write buffer has room,
+    // then writes what it gathered in one vectored write: a woken subscriber drains what the ring
+    // holds for it in few system calls, one chunk per event as in the BBS.
     let stream = futures::stream::unfold(state, |mut state| async move {
-        let bytes = state.next_chunk().await?;
-        Some((Ok::<_, Infallible>(Frame::data(bytes)), state))
+        let chunk = state.next_chunk().await?;
+        Some((Ok::<_, Infallible>(Frame::data(chunk)), state))
     });
     let mut response = Response::new(StreamBody::new(stream).boxed_unsync());
     let headers = response.headers_mut();
@@ -208,7 +214,7 @@ impl Drop for StreamState {
 
 impl StreamState {
     /// The next SSE chunk, or `None` to end the stream (with the terminating chunk).
-    async fn next_chunk(&mut self) -> Option<Bytes> {
+    async fn next_chunk(&mut self) -> Option<Chunk> {
         while let Some(event) = self.preload.get(self.next_preload).cloned() {
             self.next_preload += 1;
             match self.filter.accepts(&event.event) {
@@ -220,20 +226,18 @@ impl StreamState {
                 }
             }
         }
-        // A subscriber cut off as slow is told at once rather than after the rest of its queue,
-        // which a peer reading just fast enough to dodge the write timeout would take ages over.
-        if self.subscription.was_cut_off() {
-            tracing::warn!(
-                "ending an event stream: the subscriber fell behind and was cut off; \
-                 its queued events are dropped"
-            );
-            return None;
-        }
+        // A subscriber cut off as slow is told at once (the hub's ring has moved past what it
+        // missed), rather than after a queue that a peer reading just fast enough to dodge the
+        // write timeout would take ages over.
         let event = self.subscription.recv().await;
         match event {
             Ok(event) => Some(self.frame(&event, self.hub_ids)),
             Err(HubError::Closed) => {
                 tracing::debug!("event stream ended: hub closed or server shutting down");
+                None
+            }
+            Err(HubError::SlowSubscriber { .. }) => {
+                tracing::debug!("event stream ended: the subscriber fell behind");
                 None
             }
             Err(error) => {
@@ -243,17 +247,11 @@ impl StreamState {
         }
     }
 
-    fn frame(&mut self, event: &EncodedEvent, hub_id: bool) -> Bytes {
+    /// The one place an event is handed to a connection: its `id:` line and the shared rest.
+    fn frame(&mut self, event: &EncodedEvent, hub_id: bool) -> Chunk {
         let id = if hub_id { event.seq } else { self.next_id };
         self.next_id += 1;
-        let mut out = Vec::with_capacity(event.payload_b64.len() + 64);
-        write_event_base64(
-            &mut out,
-            id,
-            event.event_type().as_str(),
-            event.payload_b64_in(self.version),
-        );
-        Bytes::from(out)
+        Chunk::event(id, event.fields_in(self.version).clone())
     }
 }
 

@@ -1,101 +1,52 @@
-//! The fan-out hub: every emitted event goes to every matching subscriber's bounded queue.
+//! The fan-out hub: each event is encoded once into one shared ring that every subscriber reads
+//! at its own cursor, so that an emit costs the same for one subscriber or ten thousand.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use base64::Engine as _;
-use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::broadcast;
 
-use crate::models::Version;
+use crate::Event;
+use crate::server::encoded::EncodedEvent;
 use crate::server::error::HubError;
 use crate::server::filter::Filter;
-use crate::{Event, EventType};
+use crate::server::subscription::{Ending, HubSubscription};
 
-/// The default per-subscriber queue length, as in the BBS.
+/// The default ring length, that is how far behind a subscriber may fall, as in the BBS.
 pub const DEFAULT_SUBSCRIBER_CAPACITY: usize = 1024;
 
-/// An event encoded once for all subscribers.
-#[derive(Debug, PartialEq)]
-pub struct EncodedEvent {
-    /// The hub's sequence number of the event (from 0).
-    pub seq: u64,
-    /// The decoded event, for filtering.
-    pub event: Event,
-    /// The protobuf payload in standard base64.
-    pub payload_b64: Bytes,
-    /// The V0 payload, encoded on first use by a subscriber of a route without `.r1`.
-    v0_b64: OnceLock<Bytes>,
-}
-
-impl EncodedEvent {
-    /// Encodes `event` (protobuf, then base64).
-    pub fn new(seq: u64, event: Event) -> EncodedEvent {
-        let payload_b64 = encode_b64(&event);
-        EncodedEvent {
-            seq,
-            event,
-            payload_b64,
-            v0_b64: OnceLock::new(),
-        }
-    }
-
-    /// The base64 payload in the model `version` (see [`Version`]); the V0 form is encoded once
-    /// per event, whatever the number of its subscribers.
-    pub fn payload_b64_in(&self, version: Version) -> &Bytes {
-        if version == Version::V3 {
-            return &self.payload_b64;
-        }
-        self.v0_b64
-            .get_or_init(|| match self.event.version_down_to(version) {
-                Cow::Borrowed(_) => self.payload_b64.clone(),
-                Cow::Owned(v0) => encode_b64(&v0),
-            })
-    }
-
-    /// The event's type.
-    pub fn event_type(&self) -> EventType {
-        self.event.event_type()
-    }
-}
-
-fn encode_b64(event: &Event) -> Bytes {
-    Bytes::from(base64::engine::general_purpose::STANDARD.encode(event.encode_to_vec()))
-}
+/// The longest ring a hub keeps (a million events); a larger capacity is lowered to it.
+pub const MAX_SUBSCRIBER_CAPACITY: usize = 1 << 20;
 
 type CountCallback = Arc<dyn Fn(usize) + Send + Sync>;
 
-struct Shared {
+pub(crate) struct Shared {
     state: Mutex<HubState>,
     capacity: usize,
     replay_window: usize,
     on_count: Option<CountCallback>,
 }
 
-#[derive(Default)]
 struct HubState {
-    subscribers: HashMap<u64, Subscriber>,
+    /// The ring's writing end; `None` once the hub is closed.
+    ring: Option<broadcast::Sender<Arc<EncodedEvent>>>,
+    /// How to end each current subscription early (shutdown); its length is the subscriber count.
+    subscribers: HashMap<u64, Arc<Ending>>,
     next_id: u64,
     next_seq: u64,
-    closed: bool,
     replay: VecDeque<Arc<EncodedEvent>>,
 }
 
-struct Subscriber {
-    tx: mpsc::Sender<Arc<EncodedEvent>>,
-    filter: Filter,
-    ended: Arc<Mutex<Option<HubError>>>,
-}
-
-/// A fan-out hub of BBS events with bounded per-subscriber queues.
+/// A fan-out hub of BBS events with one shared, bounded ring of encoded events.
 ///
-/// [`emit`](Hub::emit) encodes an event once and queues it for every subscriber whose
-/// [`Filter`] accepts it. A subscriber whose queue is full (by default
-/// [`DEFAULT_SUBSCRIBER_CAPACITY`] events behind) is disconnected with
-/// [`HubError::SlowSubscriber`]; the others are never slowed down. Cloning a hub gives another
-/// handle to the same hub.
+/// [`emit`](Hub::emit) encodes an event once and puts it in the ring, whatever the number of
+/// subscribers; each [`HubSubscription`] reads the ring at its own cursor and keeps the events its
+/// [`Filter`] accepts. A subscriber that falls more than the ring's length behind (by default
+/// [`DEFAULT_SUBSCRIBER_CAPACITY`] events, counting the events its filter skips) is the slow
+/// one: its next [`recv`](HubSubscription::recv) fails with [`HubError::SlowSubscriber`] and it
+/// is disconnected; the others are never slowed down. Cloning a hub gives another handle to the
+/// same hub.
 ///
 /// # Examples
 ///
@@ -150,9 +101,11 @@ impl fmt::Debug for HubBuilder {
 }
 
 impl HubBuilder {
-    /// The per-subscriber queue length (default 1024; at least 1).
+    /// How far behind a subscriber may fall before it is cut off as slow: the length of the
+    /// shared ring (default 1024). It is rounded up to a power of two, at least 1 and at most
+    /// [`MAX_SUBSCRIBER_CAPACITY`]; the ring is allocated once, for all subscribers.
     pub fn subscriber_capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity.max(1);
+        self.capacity = ring_length(capacity);
         self
     }
 
@@ -171,9 +124,16 @@ impl HubBuilder {
 
     /// Builds the hub.
     pub fn build(self) -> Hub {
+        let (ring, _) = broadcast::channel(self.capacity);
         Hub {
             shared: Arc::new(Shared {
-                state: Mutex::new(HubState::default()),
+                state: Mutex::new(HubState {
+                    ring: Some(ring),
+                    subscribers: HashMap::new(),
+                    next_id: 0,
+                    next_seq: 0,
+                    replay: VecDeque::new(),
+                }),
                 capacity: self.capacity,
                 replay_window: self.replay_window,
                 on_count: self.on_count,
@@ -182,13 +142,20 @@ impl HubBuilder {
     }
 }
 
+/// The ring length for a requested capacity (see [`HubBuilder::subscriber_capacity`]).
+fn ring_length(capacity: usize) -> usize {
+    capacity
+        .clamp(1, MAX_SUBSCRIBER_CAPACITY)
+        .next_power_of_two()
+}
+
 impl Hub {
     /// A hub with the default settings.
     pub fn new() -> Hub {
         Hub::builder().build()
     }
 
-    /// A builder for a hub with a queue length, a replay window or a subscriber-count callback.
+    /// A builder for a hub with a ring length, a replay window or a subscriber-count callback.
     pub fn builder() -> HubBuilder {
         HubBuilder {
             capacity: DEFAULT_SUBSCRIBER_CAPACITY,
@@ -206,7 +173,8 @@ impl Hub {
         self.shared.replay_window > 0
     }
 
-    /// The number of current subscribers.
+    /// The number of current subscribers. A subscriber that fell behind counts until its stream
+    /// next looks at the ring and finds itself cut off.
     pub fn subscriber_count(&self) -> usize {
         self.lock().subscribers.len()
     }
@@ -239,50 +207,47 @@ impl Hub {
         filter: Filter,
         replay_from: Option<Option<u64>>,
     ) -> Result<HubSubscription, HubError> {
-        let (tx, rx) = mpsc::channel(self.shared.capacity);
-        let ended = Arc::new(Mutex::new(None));
+        let ending = Arc::new(Ending::default());
         let mut backlog = VecDeque::new();
-        let count = {
+        // The backlog and the cursor are taken under one lock, so that no event is in both or
+        // in neither.
+        let (id, rx, count) = {
             let mut state = self.lock();
-            if state.closed {
+            let Some(ring) = &state.ring else {
                 return Err(HubError::Closed);
-            }
+            };
+            let rx = ring.subscribe();
             if let Some(last_seq) = replay_from {
-                for event in &state.replay {
-                    if last_seq.is_none_or(|last| event.seq > last) {
-                        backlog.push_back(Arc::clone(event));
-                    }
-                }
+                backlog.extend(
+                    state
+                        .replay
+                        .iter()
+                        .filter(|e| last_seq.is_none_or(|last| e.seq > last))
+                        .cloned(),
+                );
             }
             let id = state.next_id;
             state.next_id += 1;
-            state.subscribers.insert(
-                id,
-                Subscriber {
-                    tx,
-                    filter: filter.clone(),
-                    ended: Arc::clone(&ended),
-                },
-            );
-            (id, state.subscribers.len())
+            state.subscribers.insert(id, Arc::clone(&ending));
+            (id, rx, state.subscribers.len())
         };
-        tracing::debug!(subscribers = count.1, "hub subscriber added");
-        self.notify(count.1);
-        Ok(HubSubscription {
-            id: count.0,
-            hub: Arc::downgrade(&self.shared),
+        tracing::debug!(subscribers = count, "hub subscriber added");
+        self.notify(count);
+        Ok(HubSubscription::new(
+            id,
+            Arc::downgrade(&self.shared),
+            self.shared.capacity,
             rx,
-            ended,
+            ending,
             backlog,
             filter,
-        })
+        ))
     }
 
-    /// Emits an event to every subscriber whose filter accepts it, encoding it once; returns its
-    /// sequence number.
+    /// Emits an event to every subscriber whose filter accepts it; returns its sequence number.
     ///
-    /// Never waits: a subscriber whose queue is full is disconnected with
-    /// [`HubError::SlowSubscriber`].
+    /// The event is encoded once and put in the shared ring: the cost does not grow with the
+    /// number of subscribers, and emit never waits for any of them.
     ///
     /// # Errors
     ///
@@ -290,60 +255,32 @@ impl Hub {
     pub fn emit(&self, event: Event) -> Result<u64, HubError> {
         // Encoding happens before taking the lock; the sequence number is patched in below.
         let mut encoded = EncodedEvent::new(0, event);
-        let (seq, removed, count) = {
-            let mut state = self.lock();
-            if state.closed {
-                return Err(HubError::Closed);
-            }
-            let seq = state.next_seq;
-            state.next_seq += 1;
-            encoded.seq = seq;
-            let encoded = Arc::new(encoded);
-            let mut removed = Vec::new();
-            for (&id, sub) in &state.subscribers {
-                let end = match sub.filter.accepts(&encoded.event) {
-                    Ok(false) => continue,
-                    Ok(true) => match sub.tx.try_send(Arc::clone(&encoded)) {
-                        Ok(()) => continue,
-                        Err(mpsc::error::TrySendError::Full(_)) => HubError::SlowSubscriber {
-                            capacity: self.shared.capacity,
-                        },
-                        Err(mpsc::error::TrySendError::Closed(_)) => HubError::Closed,
-                    },
-                    Err(e) => HubError::CellFilter(e),
-                };
-                *lock_ended(&sub.ended) = Some(end);
-                removed.push(id);
-            }
-            for id in &removed {
-                state.subscribers.remove(id);
-            }
-            if self.shared.replay_window > 0 {
-                if state.replay.len() == self.shared.replay_window {
-                    state.replay.pop_front();
-                }
-                state.replay.push_back(encoded);
-            }
-            (seq, removed.len(), state.subscribers.len())
+        let mut state = self.lock();
+        let seq = state.next_seq;
+        let Some(ring) = &state.ring else {
+            return Err(HubError::Closed);
         };
-        if removed > 0 {
-            tracing::warn!(
-                seq,
-                disconnected = removed,
-                subscribers = count,
-                "hub disconnected subscribers that fell behind or failed the cell filter"
-            );
-            self.notify(count);
+        encoded.seq = seq;
+        let encoded = Arc::new(encoded);
+        // Sending fails only when no one is subscribed, and then no one misses the event.
+        let _ = ring.send(Arc::clone(&encoded));
+        state.next_seq += 1;
+        if self.shared.replay_window > 0 {
+            if state.replay.len() >= self.shared.replay_window {
+                state.replay.pop_front();
+            }
+            state.replay.push_back(encoded);
         }
         Ok(seq)
     }
 
-    /// Closes the hub: subscribers receive what is queued, then [`HubError::Closed`]; later emits
-    /// and subscribes fail.
+    /// Closes the hub: subscribers receive what is in the ring for them, then
+    /// [`HubError::Closed`]; later emits and subscribes fail.
     pub fn close(&self) {
         let had = {
             let mut state = self.lock();
-            state.closed = true;
+            // Dropping the ring's writing end is what ends every subscription.
+            state.ring = None;
             let had = state.subscribers.len();
             state.subscribers.clear();
             had
@@ -354,14 +291,17 @@ impl Hub {
         }
     }
 
-    /// Ends the given subscriptions as if the hub had closed for them: each receives what is
-    /// queued, then [`HubError::Closed`].
+    /// Ends the given subscriptions as if the hub had closed for them: each receives the events
+    /// emitted so far, then [`HubError::Closed`].
     pub(crate) fn disconnect(&self, ids: impl IntoIterator<Item = u64>) {
         let count = {
             let mut state = self.lock();
             let before = state.subscribers.len();
+            let until = state.next_seq;
             for id in ids {
-                state.subscribers.remove(&id);
+                if let Some(ending) = state.subscribers.remove(&id) {
+                    ending.end(HubError::Closed, until);
+                }
             }
             (state.subscribers.len() != before).then_some(state.subscribers.len())
         };
@@ -372,13 +312,30 @@ impl Hub {
 
     /// Whether the hub is closed.
     pub fn is_closed(&self) -> bool {
-        self.lock().closed
+        self.lock().ring.is_none()
     }
 
     fn notify(&self, count: usize) {
-        if let Some(callback) = &self.shared.on_count {
-            callback(count);
+        notify(&self.shared, count);
+    }
+}
+
+/// Takes subscription `id` off the hub's list (once) and reports the new count.
+pub(crate) fn unregister(shared: &Shared, id: u64) {
+    let count = {
+        let mut state = lock(shared);
+        if state.subscribers.remove(&id).is_none() {
+            return;
         }
+        state.subscribers.len()
+    };
+    tracing::debug!(subscribers = count, "hub subscriber left");
+    notify(shared, count);
+}
+
+fn notify(shared: &Shared, count: usize) {
+    if let Some(callback) = &shared.on_count {
+        callback(count);
     }
 }
 
@@ -387,84 +344,14 @@ fn lock(shared: &Shared) -> MutexGuard<'_, HubState> {
     shared.state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn lock_ended(ended: &Mutex<Option<HubError>>) -> MutexGuard<'_, Option<HubError>> {
-    ended.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A subscriber's end of a [`Hub`]; dropping it unsubscribes.
-pub struct HubSubscription {
-    id: u64,
-    hub: Weak<Shared>,
-    rx: mpsc::Receiver<Arc<EncodedEvent>>,
-    ended: Arc<Mutex<Option<HubError>>>,
-    backlog: VecDeque<Arc<EncodedEvent>>,
-    filter: Filter,
-}
-
-impl fmt::Debug for HubSubscription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubSubscription")
-            .field("id", &self.id)
-            .field("queued", &(self.rx.len() + self.backlog.len()))
-            .finish_non_exhaustive()
-    }
-}
-
-impl HubSubscription {
-    /// The hub's id of this subscription.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
-    /// Whether the hub cut this subscriber off as slow (its queue may still hold events).
-    pub(crate) fn was_cut_off(&self) -> bool {
-        matches!(
-            *lock_ended(&self.ended),
-            Some(HubError::SlowSubscriber { .. })
-        )
-    }
-
-    /// Waits for the next event.
-    ///
-    /// # Errors
-    ///
-    /// After every queued event has been received: [`HubError::Closed`] when the hub closed,
-    /// [`HubError::SlowSubscriber`] when this subscriber fell behind, or
-    /// [`HubError::CellFilter`] when an event could not be filtered.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: no event is lost when the future is dropped.
-    pub async fn recv(&mut self) -> Result<Arc<EncodedEvent>, HubError> {
-        while let Some(event) = self.backlog.pop_front() {
-            match self.filter.accepts(&event.event) {
-                Ok(true) => return Ok(event),
-                Ok(false) => {}
-                Err(e) => return Err(HubError::CellFilter(e)),
-            }
-        }
-        match self.rx.recv().await {
-            Some(event) => Ok(event),
-            None => Err(lock_ended(&self.ended).clone().unwrap_or(HubError::Closed)),
-        }
-    }
-}
-
-impl Drop for HubSubscription {
-    fn drop(&mut self) {
-        let Some(shared) = self.hub.upgrade() else {
-            return;
-        };
-        let count = {
-            let mut state = lock(&shared);
-            if state.subscribers.remove(&self.id).is_none() {
-                return;
-            }
-            state.subscribers.len()
-        };
-        tracing::debug!(subscribers = count, "hub subscriber left");
-        if let Some(callback) = &shared.on_count {
-            callback(count);
-        }
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ring_lengths_are_powers_of_two_within_bounds() {
+        use super::{MAX_SUBSCRIBER_CAPACITY, ring_length};
+        assert_eq!(ring_length(0), 1);
+        assert_eq!(ring_length(4), 4);
+        assert_eq!(ring_length(1000), 1024);
+        assert_eq!(ring_length(usize::MAX), MAX_SUBSCRIBER_CAPACITY);
     }
 }

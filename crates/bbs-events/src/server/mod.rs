@@ -19,13 +19,16 @@
 //! [replay window](HubBuilder::replay_window) the ids are the hub's sequence numbers so that a
 //! reconnecting client's `Last-Event-ID` resumes where it left off.
 
+mod chunk;
 mod connection;
 mod date;
+mod encoded;
 mod error;
 mod filter;
 mod http;
 mod hub;
 mod limits;
+mod subscription;
 mod tls;
 mod watched_io;
 
@@ -38,14 +41,16 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+pub use self::encoded::EncodedEvent;
 pub use self::error::{HubError, ServerError};
 pub use self::filter::{Filter, ServerRoute};
-pub use self::hub::{DEFAULT_SUBSCRIBER_CAPACITY, EncodedEvent, Hub, HubBuilder, HubSubscription};
+pub use self::hub::{DEFAULT_SUBSCRIBER_CAPACITY, Hub, HubBuilder, MAX_SUBSCRIBER_CAPACITY};
 pub use self::limits::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIBERS,
     DEFAULT_REQUEST_BODY_TIMEOUT, DEFAULT_TLS_HANDSHAKE_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
     SHUTDOWN_GRACE,
 };
+pub use self::subscription::HubSubscription;
 pub use self::tls::ServerTls;
 
 use self::limits::Limits;
