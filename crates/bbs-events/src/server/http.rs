@@ -34,7 +34,7 @@ pub(crate) struct Routes {
     pub(crate) preload: Arc<[Arc<EncodedEvent>]>,
     pub(crate) shutdown: CancellationToken,
     /// The hub ids of the streams this server has open, ended through the hub at shutdown so
-    /// that a stream's hot path waits on its queue alone.
+    /// that a stream's hot path waits on the hub's ring alone.
     pub(crate) live: Arc<Mutex<HashSet<u64>>>,
     /// One permit per open event stream, up to the subscriber cap.
     pub(crate) subscribers: Arc<Semaphore>,
