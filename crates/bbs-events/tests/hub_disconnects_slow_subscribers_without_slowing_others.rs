@@ -89,3 +89,47 @@ async fn route_filters_and_the_replay_window() {
     hub.close();
     assert_eq!(lrps.recv().await.unwrap_err(), HubError::Closed);
 }
+
+#[tokio::test]
+async fn events_a_filter_skips_still_count_towards_falling_behind() {
+    // The ring is shared: a subscriber that is not reading falls behind by every event emitted,
+    // including those its route would skip.
+    let hub = Hub::builder().subscriber_capacity(4).build();
+    let mut lrps = hub
+        .subscribe(Filter::route(ServerRoute::Instances))
+        .unwrap();
+    let mut reading = hub
+        .subscribe(Filter::route(ServerRoute::Instances))
+        .unwrap();
+    for i in 0..4 {
+        hub.emit(task(&format!("t{i}"))).unwrap();
+    }
+    // Four behind is not too far: the reading one drains them (all skipped) and waits.
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(10), reading.recv()).await;
+    assert!(waited.is_err(), "{waited:?}");
+    hub.emit(task("t4")).unwrap();
+    assert_eq!(
+        lrps.recv().await.unwrap_err(),
+        HubError::SlowSubscriber { capacity: 4 }
+    );
+    hub.close();
+    assert_eq!(reading.recv().await.unwrap_err(), HubError::Closed);
+}
+
+#[tokio::test]
+async fn capacities_are_rounded_up_to_the_rings_power_of_two() {
+    let hub = Hub::builder().subscriber_capacity(3).build();
+    let mut slow = hub.subscribe(Filter::all()).unwrap();
+    for i in 0..4 {
+        hub.emit(task(&format!("t{i}"))).unwrap();
+    }
+    // Four fit in a ring of four.
+    assert_eq!(slow.recv().await.unwrap().event.key(), "t0");
+    for i in 4..9 {
+        hub.emit(task(&format!("t{i}"))).unwrap();
+    }
+    assert_eq!(
+        slow.recv().await.unwrap_err(),
+        HubError::SlowSubscriber { capacity: 4 }
+    );
+}

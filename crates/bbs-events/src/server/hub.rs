@@ -346,6 +346,40 @@ fn lock(shared: &Shared) -> MutexGuard<'_, HubState> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::models::TaskRemovedEvent;
+
+    fn task() -> Event {
+        Event::TaskRemoved(TaskRemovedEvent::default())
+    }
+
+    #[tokio::test]
+    async fn a_disconnected_subscription_gets_the_events_emitted_before_then_closed() {
+        let hub = Hub::new();
+        let mut sub = hub.subscribe(Filter::all()).unwrap();
+        hub.emit(task()).unwrap();
+        hub.emit(task()).unwrap();
+        hub.disconnect([sub.id()]);
+        assert_eq!(hub.subscriber_count(), 0);
+        // Emitted after the end: not delivered, however long the emitter goes on.
+        hub.emit(task()).unwrap();
+        assert_eq!(sub.recv().await.unwrap().seq, 0);
+        assert_eq!(sub.recv().await.unwrap().seq, 1);
+        assert_eq!(sub.recv().await.unwrap_err(), HubError::Closed);
+        assert_eq!(sub.recv().await.unwrap_err(), HubError::Closed);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_subscription_is_woken_by_its_disconnection() {
+        let hub = Hub::new();
+        let mut sub = hub.subscribe(Filter::all()).unwrap();
+        let id = sub.id();
+        let waiting = tokio::spawn(async move { sub.recv().await });
+        tokio::task::yield_now().await;
+        hub.disconnect([id]);
+        assert_eq!(waiting.await.unwrap().unwrap_err(), HubError::Closed);
+    }
+
     #[test]
     fn ring_lengths_are_powers_of_two_within_bounds() {
         use super::{MAX_SUBSCRIBER_CAPACITY, ring_length};
