@@ -162,8 +162,8 @@ pub(crate) async fn handle(
     };
     state.connection.start_stream();
     // hyper polls the body for as long as frames come at once and its write buffer has room,
-    // then writes what it gathered in one vectored write: a woken subscriber drains what the ring
-    // holds for it in few system calls, one chunk per event as in the BBS.
+    // then writes what it gathered in one go: a woken subscriber drains what the ring holds for
+    // it in few system calls, one chunk per event as in the BBS.
     let stream = futures::stream::unfold(state, |mut state| async move {
         let chunk = state.next_chunk().await?;
         Some((Ok::<_, Infallible>(Frame::data(chunk)), state))
