@@ -31,8 +31,10 @@ use tokio_util::sync::CancellationToken;
 const SAMPLE: u64 = 16;
 /// The step search's rates at 1,000 subscribers.
 const RATES: [u64; 5] = [250, 500, 1_000, 2_000, 4_000];
-/// The longest wait for the last events of a step to arrive.
-const DRAIN: Duration = Duration::from_secs(3);
+/// The longest wait for the last events of a step to arrive, and how long delivery may make no
+/// progress before the wait ends early.
+const DRAIN: Duration = Duration::from_secs(15);
+const STALLED: Duration = Duration::from_secs(1);
 
 fn main() {
     if std::env::args().any(|a| a == "--serve") {
@@ -266,12 +268,17 @@ impl Run {
         let target = emitted * (self.readers - ended_before_drain) as u64;
         let drain_until = Instant::now() + DRAIN;
         let mut last = Instant::now();
+        let mut seen = 0;
         loop {
             let delivered = self.counts.delivered.load(Ordering::Relaxed) - delivered_before;
-            if delivered >= target || Instant::now() >= drain_until {
+            if delivered > seen {
+                seen = delivered;
+                last = Instant::now();
+            }
+            let now = Instant::now();
+            if delivered >= target || now >= drain_until || now - last >= STALLED {
                 break;
             }
-            last = Instant::now();
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let elapsed = last
@@ -352,13 +359,13 @@ fn now_nanos() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// Latency histogram: 10 µs buckets up to 2 s, then one overflow bucket.
+/// Latency histogram: 10 µs buckets up to 10 s, then one overflow bucket.
 struct Histogram {
     buckets: Vec<AtomicU64>,
 }
 
 const BUCKET_US: u64 = 10;
-const BUCKETS: usize = 200_000;
+const BUCKETS: usize = 1_000_000;
 
 impl Default for Histogram {
     fn default() -> Self {

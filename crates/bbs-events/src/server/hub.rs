@@ -3,7 +3,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
@@ -26,7 +28,15 @@ pub(crate) struct Shared {
     capacity: usize,
     replay_window: usize,
     on_count: Option<CountCallback>,
+    /// Subscribers cut off as slow, in all.
+    cut_offs: AtomicU64,
+    /// When the last cut-off warning was logged (milliseconds after `created`, plus one).
+    last_cut_off_warning: AtomicU64,
+    created: Instant,
 }
+
+/// At most one cut-off warning per this long, so that many slow subscribers cannot flood the log.
+const CUT_OFF_WARNING_INTERVAL: Duration = Duration::from_secs(1);
 
 struct HubState {
     /// The ring's writing end; `None` once the hub is closed.
@@ -137,6 +147,9 @@ impl HubBuilder {
                 capacity: self.capacity,
                 replay_window: self.replay_window,
                 on_count: self.on_count,
+                cut_offs: AtomicU64::new(0),
+                last_cut_off_warning: AtomicU64::new(0),
+                created: Instant::now(),
             }),
         }
     }
@@ -331,6 +344,27 @@ pub(crate) fn unregister(shared: &Shared, id: u64) {
     };
     tracing::debug!(subscribers = count, "hub subscriber left");
     notify(shared, count);
+}
+
+/// Counts a subscriber cut off as slow, with a warning now and then.
+pub(crate) fn record_cut_off(shared: &Shared) {
+    let total = shared.cut_offs.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = u64::try_from(shared.created.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+    let last = shared.last_cut_off_warning.load(Ordering::Relaxed);
+    let interval = CUT_OFF_WARNING_INTERVAL.as_millis() as u64;
+    let due = last == 0 || now.saturating_sub(last) >= interval;
+    if due
+        && shared
+            .last_cut_off_warning
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            capacity = shared.capacity,
+            cut_off_in_all = total,
+            "hub cut off a subscriber that fell behind; the events it missed are gone"
+        );
+    }
 }
 
 fn notify(shared: &Shared, count: usize) {

@@ -10,7 +10,7 @@ use tokio::sync::{Notify, broadcast};
 use crate::server::encoded::EncodedEvent;
 use crate::server::error::HubError;
 use crate::server::filter::Filter;
-use crate::server::hub::{Shared, unregister};
+use crate::server::hub::{Shared, record_cut_off, unregister};
 
 /// How a subscription was ended from outside its stream (a server shutting down), or by itself.
 #[derive(Debug, Default)]
@@ -178,10 +178,9 @@ impl HubSubscription {
             capacity: self.capacity,
         };
         if self.ending.get().is_none() {
-            tracing::warn!(
-                capacity = self.capacity,
-                "hub cut off a subscriber that fell behind; the events it missed are gone"
-            );
+            if let Some(shared) = self.hub.upgrade() {
+                record_cut_off(&shared);
+            }
         }
         self.finish(error)
     }
