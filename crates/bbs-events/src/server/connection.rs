@@ -64,9 +64,6 @@ where
         .title_case_headers(true)
         .keep_alive(true)
         .timer(TokioTimer::new())
-        // Gathered frames go out in one write per wake-up, copied into hyper's reused buffer:
-        // cheaper than a vectored write per 16 frames, hyper's most.
-        .writev(false)
         .header_read_timeout(context.limits.header_read_timeout);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
