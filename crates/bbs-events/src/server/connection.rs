@@ -57,7 +57,10 @@ where
     let service = service_fn(move |request| {
         let routes = routes.clone();
         let connection = Arc::clone(&service_state);
-        async move { Ok::<_, Infallible>(http::handle(routes, connection, request).await) }
+        // Boxed: hyper keeps the slot of its service future for the connection's whole life,
+        // so only a pointer stays behind once the response has been made.
+        let answer = Box::pin(http::handle(routes, connection, request));
+        async move { Ok::<_, Infallible>(answer.await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::models::Version;
 use crate::server::HubError;
-use crate::server::chunk::Chunk;
+use crate::server::chunk::{Chunk, MAX_EVENTS_PER_CHUNK};
 use crate::server::encoded::EncodedEvent;
 use crate::server::filter::{Filter, ServerRoute};
 use crate::server::hub::Hub;
@@ -161,9 +161,9 @@ pub(crate) async fn handle(
         _permit: permit,
     };
     state.connection.start_stream();
-    // hyper polls the body for as long as frames come at once and its write buffer has room,
-    // then writes what it gathered in one go: a woken subscriber drains what the ring holds for
-    // it in few system calls, one chunk per event as in the BBS.
+    // Each frame is one chunk of every event the ring holds for the subscriber when it is
+    // woken: one write per wake-up (the BBS writes one chunk per event; chunk boundaries are not
+    // event boundaries to SSE clients).
     let stream = futures::stream::unfold(state, |mut state| async move {
         let chunk = state.next_chunk().await?;
         Some((Ok::<_, Infallible>(Frame::data(chunk)), state))
@@ -213,12 +213,20 @@ impl Drop for StreamState {
 }
 
 impl StreamState {
-    /// The next SSE chunk, or `None` to end the stream (with the terminating chunk).
+    /// The next SSE chunk (every event available, up to [`MAX_EVENTS_PER_CHUNK`]), or `None`
+    /// to end the stream (with the terminating chunk).
     async fn next_chunk(&mut self) -> Option<Chunk> {
-        while let Some(event) = self.preload.get(self.next_preload).cloned() {
+        let mut chunk = Chunk::with_capacity(MAX_EVENTS_PER_CHUNK);
+        while chunk.len() < MAX_EVENTS_PER_CHUNK {
+            let Some(event) = self.preload.get(self.next_preload).cloned() else {
+                break;
+            };
             self.next_preload += 1;
             match self.filter.accepts(&event.event) {
-                Ok(true) => return Some(self.frame(&event, false)),
+                Ok(true) => {
+                    let id = self.next_id(&event, false);
+                    chunk.push_event(id, event, self.version);
+                }
                 Ok(false) => {}
                 Err(error) => {
                     tracing::warn!(%error, "ending an event stream");
@@ -226,12 +234,24 @@ impl StreamState {
                 }
             }
         }
+        if !chunk.is_empty() {
+            self.subscription.count_delivered(chunk.len());
+            return Some(chunk);
+        }
         // A subscriber cut off as slow is told at once (the hub's ring has moved past what it
         // missed), rather than after a queue that a peer reading just fast enough to dodge the
         // write timeout would take ages over.
-        let event = self.subscription.recv().await;
-        match event {
-            Ok(event) => Some(self.frame(&event, self.hub_ids)),
+        let (hub_ids, version) = (self.hub_ids, self.version);
+        let next_id = &mut self.next_id;
+        let taken = self
+            .subscription
+            .next_batch(MAX_EVENTS_PER_CHUNK, |event| {
+                let id = frame_id(next_id, &event, hub_ids);
+                chunk.push_event(id, event, version);
+            })
+            .await;
+        match taken {
+            Ok(_) => Some(chunk),
             Err(HubError::Closed) => {
                 tracing::debug!("event stream ended: hub closed or server shutting down");
                 None
@@ -247,12 +267,17 @@ impl StreamState {
         }
     }
 
-    /// The one place an event is handed to a connection: its `id:` line and the shared rest.
-    fn frame(&mut self, event: &EncodedEvent, hub_id: bool) -> Chunk {
-        let id = if hub_id { event.seq } else { self.next_id };
-        self.next_id += 1;
-        Chunk::event(id, event.fields_in(self.version).clone())
+    fn next_id(&mut self, event: &EncodedEvent, hub_id: bool) -> u64 {
+        frame_id(&mut self.next_id, event, hub_id)
     }
+}
+
+/// The one place an event's id on a connection is chosen: the connection's count from 0 as in
+/// the BBS, or the hub's sequence number with a replay window.
+fn frame_id(next_id: &mut u64, event: &EncodedEvent, hub_id: bool) -> u64 {
+    let id = if hub_id { event.seq } else { *next_id };
+    *next_id += 1;
+    id
 }
 
 #[cfg(test)]

@@ -3,17 +3,18 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-
-use tokio::sync::broadcast;
+use std::time::Duration;
 
 use crate::Event;
 use crate::server::encoded::EncodedEvent;
 use crate::server::error::HubError;
 use crate::server::filter::Filter;
 use crate::server::subscription::{Ending, HubSubscription};
+use crate::server::wake::{
+    DEFAULT_NOTIFY_INTERVAL, MAX_NOTIFY_INTERVAL, Signal, Wake, Wakes, spawn_ticker,
+};
 
 /// The default ring length, that is how far behind a subscriber may fall, as in the BBS.
 pub const DEFAULT_SUBSCRIBER_CAPACITY: usize = 1024;
@@ -28,19 +29,33 @@ pub(crate) struct Shared {
     capacity: usize,
     replay_window: usize,
     on_count: Option<CountCallback>,
-    /// Subscribers cut off as slow, in all.
-    cut_offs: AtomicU64,
-    /// When the last cut-off warning was logged (milliseconds after `created`, plus one).
-    last_cut_off_warning: AtomicU64,
-    created: Instant,
+    notify_interval: Duration,
+    /// Wake-ups and counters, shared with the subscriptions.
+    pub(crate) signal: Arc<Signal>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle is gone: end every subscription as a close would (the ring's writing
+        // end goes first, so that woken subscribers find it closed).
+        self.state
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed = true;
+        self.signal.ring.close();
+        self.signal.news.notify_waiters();
+        self.signal.stop_ticker();
+    }
 }
 
 /// At most one cut-off warning per this long, so that many slow subscribers cannot flood the log.
 const CUT_OFF_WARNING_INTERVAL: Duration = Duration::from_secs(1);
 
-struct HubState {
-    /// The ring's writing end; `None` once the hub is closed.
-    ring: Option<broadcast::Sender<Arc<EncodedEvent>>>,
+pub(crate) struct HubState {
+    /// Whether the hub is closed (and its ring with it).
+    pub(crate) closed: bool,
+    /// When waiting subscribers are woken.
+    pub(crate) wakes: Wakes,
     /// How to end each current subscription early (shutdown); its length is the subscriber count.
     subscribers: HashMap<u64, Arc<Ending>>,
     next_id: u64,
@@ -83,6 +98,7 @@ impl fmt::Debug for Hub {
             .field("subscribers", &self.subscriber_count())
             .field("capacity", &self.shared.capacity)
             .field("replay_window", &self.shared.replay_window)
+            .field("notify_interval", &self.shared.notify_interval)
             .finish_non_exhaustive()
     }
 }
@@ -93,11 +109,28 @@ impl Default for Hub {
     }
 }
 
+/// A snapshot of a hub's counters ([`Hub::stats`]); the counts only grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Events accepted by [`Hub::emit`].
+    pub emitted: u64,
+    /// Events handed to subscribers: returned by [`HubSubscription::recv`] or
+    /// [`recv_many`](HubSubscription::recv_many), which a server does when it writes them to
+    /// a connection (preloaded events included).
+    pub delivered: u64,
+    /// Subscribers cut off as slow ([`HubError::SlowSubscriber`]).
+    pub cut_off: u64,
+    /// Current subscribers, as [`Hub::subscriber_count`].
+    pub subscribers: usize,
+}
+
 /// Builds a [`Hub`].
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct HubBuilder {
     capacity: usize,
     replay_window: usize,
+    notify_interval: Duration,
     on_count: Option<CountCallback>,
 }
 
@@ -106,6 +139,7 @@ impl fmt::Debug for HubBuilder {
         f.debug_struct("HubBuilder")
             .field("capacity", &self.capacity)
             .field("replay_window", &self.replay_window)
+            .field("notify_interval", &self.notify_interval)
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +160,20 @@ impl HubBuilder {
         self
     }
 
+    /// How often, at most, waiting subscribers are woken (default [`DEFAULT_NOTIFY_INTERVAL`],
+    /// at most [`MAX_NOTIFY_INTERVAL`](crate::server::MAX_NOTIFY_INTERVAL)).
+    ///
+    /// Every event goes into the ring at once, but the subscribers waiting for one are woken
+    /// together, at most once per interval, so that under load each wake-up drains (and a server
+    /// writes) many events instead of one task wake-up per event and subscriber. After a quiet
+    /// spell longer than the interval the next event wakes them at once, so a lone event is not
+    /// delayed. Zero wakes them on every emit. The wake-ups are timed by a task on the tokio
+    /// runtime of the first subscription; without a runtime there, every emit wakes them.
+    pub fn notify_interval(mut self, interval: Duration) -> Self {
+        self.notify_interval = interval;
+        self
+    }
+
     /// Calls `callback` with the new number of subscribers whenever it changes.
     pub fn on_subscriber_count(mut self, callback: impl Fn(usize) + Send + Sync + 'static) -> Self {
         self.on_count = Some(Arc::new(callback));
@@ -134,11 +182,11 @@ impl HubBuilder {
 
     /// Builds the hub.
     pub fn build(self) -> Hub {
-        let (ring, _) = broadcast::channel(self.capacity);
         Hub {
             shared: Arc::new(Shared {
                 state: Mutex::new(HubState {
-                    ring: Some(ring),
+                    closed: false,
+                    wakes: Wakes::new(self.notify_interval),
                     subscribers: HashMap::new(),
                     next_id: 0,
                     next_seq: 0,
@@ -147,9 +195,8 @@ impl HubBuilder {
                 capacity: self.capacity,
                 replay_window: self.replay_window,
                 on_count: self.on_count,
-                cut_offs: AtomicU64::new(0),
-                last_cut_off_warning: AtomicU64::new(0),
-                created: Instant::now(),
+                notify_interval: self.notify_interval.min(MAX_NOTIFY_INTERVAL),
+                signal: Arc::new(Signal::new(self.capacity)),
             }),
         }
     }
@@ -173,6 +220,7 @@ impl Hub {
         HubBuilder {
             capacity: DEFAULT_SUBSCRIBER_CAPACITY,
             replay_window: 0,
+            notify_interval: DEFAULT_NOTIFY_INTERVAL,
             on_count: None,
         }
     }
@@ -224,12 +272,12 @@ impl Hub {
         let mut backlog = VecDeque::new();
         // The backlog and the cursor are taken under one lock, so that no event is in both or
         // in neither.
-        let (id, rx, count) = {
+        let (id, cursor, count) = {
             let mut state = self.lock();
-            let Some(ring) = &state.ring else {
+            if state.closed {
                 return Err(HubError::Closed);
-            };
-            let rx = ring.subscribe();
+            }
+            let cursor = self.shared.signal.ring.end();
             if let Some(last_seq) = replay_from {
                 backlog.extend(
                     state
@@ -242,15 +290,20 @@ impl Hub {
             let id = state.next_id;
             state.next_id += 1;
             state.subscribers.insert(id, Arc::clone(&ending));
-            (id, rx, state.subscribers.len())
+            if state.wakes.wants_ticker() {
+                // Spawning only schedules the task, which takes this lock later.
+                state.wakes.set_ticker(spawn_ticker(&self.shared));
+            }
+            (id, cursor, state.subscribers.len())
         };
         tracing::debug!(subscribers = count, "hub subscriber added");
         self.notify(count);
         Ok(HubSubscription::new(
             id,
             Arc::downgrade(&self.shared),
+            Arc::clone(&self.shared.signal),
             self.shared.capacity,
-            rx,
+            cursor,
             ending,
             backlog,
             filter,
@@ -260,7 +313,8 @@ impl Hub {
     /// Emits an event to every subscriber whose filter accepts it; returns its sequence number.
     ///
     /// The event is encoded once and put in the shared ring: the cost does not grow with the
-    /// number of subscribers, and emit never waits for any of them.
+    /// number of subscribers, and emit never waits for any of them. The subscribers waiting for
+    /// an event are woken within the [notify interval](HubBuilder::notify_interval).
     ///
     /// # Errors
     ///
@@ -269,14 +323,16 @@ impl Hub {
         // Encoding happens before taking the lock; the sequence number is patched in below.
         let mut encoded = EncodedEvent::new(0, event);
         let mut state = self.lock();
-        let seq = state.next_seq;
-        let Some(ring) = &state.ring else {
+        if state.closed {
             return Err(HubError::Closed);
-        };
+        }
+        let seq = state.next_seq;
         encoded.seq = seq;
         let encoded = Arc::new(encoded);
-        // Sending fails only when no one is subscribed, and then no one misses the event.
-        let _ = ring.send(Arc::clone(&encoded));
+        // An event no one is subscribed to is not kept: no later subscriber could read it.
+        if !state.subscribers.is_empty() {
+            self.shared.signal.ring.push(Arc::clone(&encoded));
+        }
         state.next_seq += 1;
         if self.shared.replay_window > 0 {
             if state.replay.len() >= self.shared.replay_window {
@@ -284,6 +340,10 @@ impl Hub {
             }
             state.replay.push_back(encoded);
         }
+        let subscribers = state.subscribers.len();
+        let wake = state.wakes.news(subscribers);
+        drop(state);
+        wake.apply(&self.shared.signal);
         Ok(seq)
     }
 
@@ -292,12 +352,16 @@ impl Hub {
     pub fn close(&self) {
         let had = {
             let mut state = self.lock();
-            // Dropping the ring's writing end is what ends every subscription.
-            state.ring = None;
+            // Closing the ring is what ends every subscription.
+            state.closed = true;
+            self.shared.signal.ring.close();
             let had = state.subscribers.len();
             state.subscribers.clear();
             had
         };
+        // Woken at once: they find the ring closed after what is left in it for them.
+        Wake::Now.apply(&self.shared.signal);
+        self.shared.signal.stop_ticker();
         tracing::debug!(subscribers = had, "hub closed");
         if had > 0 {
             self.notify(0);
@@ -323,9 +387,25 @@ impl Hub {
         }
     }
 
+    /// What the hub has done so far: a cheap snapshot for metrics (one short lock and two
+    /// atomic loads; the counters cost the hot path one atomic add per batch, not per event).
+    pub fn stats(&self) -> HubStats {
+        let (emitted, subscribers) = {
+            let state = self.lock();
+            (state.next_seq, state.subscribers.len())
+        };
+        let signal = &self.shared.signal;
+        HubStats {
+            emitted,
+            delivered: signal.delivered.load(Ordering::Relaxed),
+            cut_off: signal.cut_offs.load(Ordering::Relaxed),
+            subscribers,
+        }
+    }
+
     /// Whether the hub is closed.
     pub fn is_closed(&self) -> bool {
-        self.lock().ring.is_none()
+        self.lock().closed
     }
 
     fn notify(&self, count: usize) {
@@ -347,20 +427,20 @@ pub(crate) fn unregister(shared: &Shared, id: u64) {
 }
 
 /// Counts a subscriber cut off as slow, with a warning now and then.
-pub(crate) fn record_cut_off(shared: &Shared) {
-    let total = shared.cut_offs.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = u64::try_from(shared.created.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
-    let last = shared.last_cut_off_warning.load(Ordering::Relaxed);
+pub(crate) fn record_cut_off(signal: &Signal, capacity: usize) {
+    let total = signal.cut_offs.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = u64::try_from(signal.created.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+    let last = signal.last_cut_off_warning.load(Ordering::Relaxed);
     let interval = CUT_OFF_WARNING_INTERVAL.as_millis() as u64;
     let due = last == 0 || now.saturating_sub(last) >= interval;
     if due
-        && shared
+        && signal
             .last_cut_off_warning
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
         tracing::warn!(
-            capacity = shared.capacity,
+            capacity,
             cut_off_in_all = total,
             "hub cut off a subscriber that fell behind; the events it missed are gone"
         );
@@ -373,7 +453,7 @@ fn notify(shared: &Shared, count: usize) {
     }
 }
 
-fn lock(shared: &Shared) -> MutexGuard<'_, HubState> {
+pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, HubState> {
     // A panic while holding the lock leaves consistent state (every update is a single step).
     shared.state.lock().unwrap_or_else(|e| e.into_inner())
 }
