@@ -23,16 +23,20 @@ pub(crate) const MAX_EVENTS_PER_CHUNK: usize = 31;
 #[derive(Debug)]
 pub(crate) struct Chunk {
     frames: Vec<Frame>,
+    /// The room made at the first event: none is taken while a stream waits for one, so that an
+    /// idle subscriber costs no memory for it.
+    room: usize,
     /// The first frame not yet written in full.
     next: usize,
     remaining: usize,
 }
 
 impl Chunk {
-    /// An empty chunk with room for `events` events.
+    /// An empty chunk that makes room for `events` events at its first.
     pub(crate) fn with_capacity(events: usize) -> Chunk {
         Chunk {
-            frames: Vec::with_capacity(events),
+            frames: Vec::new(),
+            room: events,
             next: 0,
             remaining: 0,
         }
@@ -59,6 +63,9 @@ impl Chunk {
     }
 
     fn push(&mut self, frame: Frame) {
+        if self.frames.capacity() == 0 {
+            self.frames.reserve_exact(self.room);
+        }
         self.remaining += frame.remaining();
         self.frames.push(frame);
     }
