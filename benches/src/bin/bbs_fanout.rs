@@ -13,7 +13,8 @@
 //! CPU-seconds per million deliveries; and the same at 10,000 subscribers × 100 events/s (as
 //! far as the descriptor limit allows). With `--baseline PATH`, the same figures for the server
 //! of another build of this binary (e.g. before a hub change), in the same run, and the ratios.
-//! `--quick` runs 100 subscribers (1,000 for the wide case) and 2 s steps.
+//! `--quick` runs 100 subscribers (1,000 for the wide case) and 2 s steps; `--help` lists the
+//! other options (rates, step length, repeats, the hub's notify interval).
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -36,24 +37,87 @@ const RATES: [u64; 5] = [250, 500, 1_000, 2_000, 4_000];
 const DRAIN: Duration = Duration::from_secs(15);
 const STALLED: Duration = Duration::from_secs(1);
 
+const USAGE: &str = "\
+usage: scenario-bbs_fanout [--quick] [--baseline PATH] [--rates R,R,..] [--step-secs S]
+                           [--repeat N] [--subscribers N] [--wide N] [--no-wide]
+                           [--notify-interval-ms MS]
+
+  --quick               100 subscribers (1,000 wide) and 2 s steps
+  --baseline PATH       also measure the server of another build of this binary (e.g. of the
+                        old hub), in the same run, and report the ratios
+  --rates R,R,..        the step search's rates at the narrow count (250,500,1000,2000,4000)
+  --step-secs S         seconds of emitting per step (5; 2 with --quick)
+  --repeat N            run each step N times and report the median of each figure (1)
+  --subscribers N       the step search's subscribers (1,000; 100 with --quick)
+  --wide N              the wide run's subscribers at 100 ev/s (10,000; 1,000 with --quick)
+  --no-wide             skip the wide run
+  --notify-interval-ms  this build's hub notify interval (the hub's default otherwise)
+";
+
+/// The command line.
+struct Options {
+    baseline: Option<String>,
+    rates: Vec<u64>,
+    step: Duration,
+    repeat: usize,
+    narrow: usize,
+    wide: Option<usize>,
+    notify_interval_ms: Option<String>,
+}
+
+impl Options {
+    fn parse() -> Options {
+        let quick = flowgate_benches::report::quick();
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.iter().any(|a| a == "--help" || a == "-h") {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
+        let value = |name: &str| {
+            args.iter()
+                .position(|a| a == name)
+                .map(|i| args.get(i + 1).cloned().unwrap_or_else(|| usage(name)))
+        };
+        let number =
+            |name: &str| value(name).map(|v| v.parse::<u64>().unwrap_or_else(|_| usage(name)));
+        let rates = value("--rates").map_or_else(
+            || RATES.to_vec(),
+            |v| {
+                v.split(',')
+                    .map(|r| r.trim().parse().unwrap_or_else(|_| usage("--rates")))
+                    .collect()
+            },
+        );
+        let wide = number("--wide").unwrap_or(if quick { 1_000 } else { 10_000 }) as usize;
+        Options {
+            baseline: value("--baseline"),
+            rates,
+            step: Duration::from_secs(number("--step-secs").unwrap_or(if quick { 2 } else { 5 })),
+            repeat: number("--repeat").unwrap_or(1).max(1) as usize,
+            narrow: number("--subscribers").unwrap_or(if quick { 100 } else { 1_000 }) as usize,
+            wide: (!args.iter().any(|a| a == "--no-wide")).then_some(wide),
+            notify_interval_ms: value("--notify-interval-ms"),
+        }
+    }
+}
+
+fn usage(option: &str) -> ! {
+    eprint!("bad or missing value for {option}\n{USAGE}");
+    std::process::exit(2);
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--serve") {
         serve();
         return;
     }
-    let quick = flowgate_benches::report::quick();
-    let step = Duration::from_secs(if quick { 2 } else { 5 });
-    let (narrow, wide) = if quick { (100, 1_000) } else { (1_000, 10_000) };
-    let args: Vec<String> = std::env::args().collect();
-    let baseline = args
-        .iter()
-        .position(|a| a == "--baseline")
-        .and_then(|i| args.get(i + 1).cloned());
+    let options = Options::parse();
     let own = std::env::current_exe().expect("own path");
     println!(
-        "bbs_fanout ({}): server in a child process, raw socket readers, {step:?} per step; \
-         descriptor limit {}",
-        if quick { "quick" } else { "full" },
+        "bbs_fanout: server in a child process, raw socket readers, {:?} per step, {} run(s) \
+         per step (median); descriptor limit {}",
+        options.step,
+        options.repeat,
         nofile_limit()
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -62,15 +126,25 @@ fn main() {
         .build()
         .expect("runtime");
     let mut report = Report::new("bbs_fanout");
-    let mut servers = vec![("", own.to_string_lossy().into_owned())];
-    if let Some(path) = baseline {
-        servers.push(("baseline: ", path));
+    let mut servers = vec![Target {
+        label: "",
+        path: own.to_string_lossy().into_owned(),
+        notify_interval_ms: options.notify_interval_ms.clone(),
+    }];
+    if let Some(path) = &options.baseline {
+        servers.push(Target {
+            label: "baseline: ",
+            path: path.clone(),
+            notify_interval_ms: None,
+        });
     }
     let mut best = Vec::new();
-    for (label, path) in &servers {
-        let found = runtime.block_on(step_search(path, label, narrow, step, &mut report));
+    for target in &servers {
+        let found = runtime.block_on(step_search(target, &options, &mut report));
         best.push(found);
-        runtime.block_on(wide_run(path, label, wide, step, &mut report));
+        if let Some(wide) = options.wide {
+            runtime.block_on(wide_run(target, &options, wide, &mut report));
+        }
     }
     if let [(new_rate, new_cpu), (old_rate, old_cpu)] = best[..] {
         report.add(
@@ -80,7 +154,7 @@ fn main() {
             "(report)",
         );
         report.add(
-            "server CPU per delivery: baseline / this",
+            "server CPU per delivery at it: baseline / this",
             old_cpu / new_cpu,
             "x",
             "(report)",
@@ -89,29 +163,36 @@ fn main() {
     report.write_json();
 }
 
-/// The step search at `subscribers`; returns the highest rate delivered in full and the server
-/// CPU per million deliveries at it.
-async fn step_search(
-    path: &str,
-    label: &str,
-    subscribers: usize,
-    step: Duration,
-    report: &mut Report,
-) -> (u64, f64) {
+/// A server build to measure.
+struct Target {
+    label: &'static str,
+    path: String,
+    notify_interval_ms: Option<String>,
+}
+
+/// The step search at the narrow count; returns the highest rate delivered in full and the
+/// server CPU per million deliveries at it.
+async fn step_search(target: &Target, options: &Options, report: &mut Report) -> (u64, f64) {
+    let label = target.label;
+    let subscribers = options.narrow;
     let mut best = (0, f64::NAN);
-    for (i, &rate) in RATES.iter().enumerate() {
-        let mut run = Run::start(path, subscribers).await;
-        if i == 0 {
-            report.add(
-                &format!("{label}server RSS per idle subscriber ({subscribers})"),
-                run.rss_per_subscriber,
-                "KiB",
-                "<= 16",
-            );
+    for (i, &rate) in options.rates.iter().enumerate() {
+        let mut runs = Vec::new();
+        for _ in 0..options.repeat {
+            let mut run = Run::start(target, subscribers).await;
+            if i == 0 && runs.is_empty() {
+                report.add(
+                    &format!("{label}server RSS per idle subscriber ({subscribers})"),
+                    run.rss_per_subscriber,
+                    "KiB",
+                    "<= 16",
+                );
+            }
+            runs.push(run.emit(rate, options.step).await);
+            run.stop().await;
         }
-        let figures = run.emit(rate, step).await;
+        let figures = Figures::median(&runs);
         figures.report(report, &format!("{label}{subscribers} subs x {rate}/s: "));
-        run.stop().await;
         if figures.delivery < 100.0 || figures.cut_off > 0 {
             break;
         }
@@ -126,21 +207,16 @@ async fn step_search(
     best
 }
 
-async fn wide_run(
-    path: &str,
-    label: &str,
-    subscribers: usize,
-    step: Duration,
-    report: &mut Report,
-) {
-    let mut run = Run::start(path, subscribers).await;
+async fn wide_run(target: &Target, options: &Options, subscribers: usize, report: &mut Report) {
+    let label = target.label;
+    let mut run = Run::start(target, subscribers).await;
     report.add(
         &format!("{label}server RSS per idle subscriber ({})", run.readers),
         run.rss_per_subscriber,
         "KiB",
         "<= 16",
     );
-    let figures = run.emit(100, step).await;
+    let figures = run.emit(100, options.step).await;
     figures.report(report, &format!("{label}{} subs x 100/s: ", run.readers));
     run.stop().await;
 }
@@ -164,6 +240,7 @@ struct Counts {
     histogram: Histogram,
 }
 
+#[derive(Clone, Copy)]
 struct Figures {
     delivered_per_s: f64,
     delivery: f64,
@@ -171,9 +248,29 @@ struct Figures {
     p50_ms: f64,
     p99_ms: f64,
     cpu_per_million: f64,
+    /// The server's write system calls (`syscw` in `/proc/PID/io`) per delivery.
+    writes_per_delivery: f64,
 }
 
 impl Figures {
+    /// Each figure's median over `runs` (taken figure by figure).
+    fn median(runs: &[Figures]) -> Figures {
+        let of = |get: fn(&Figures) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(get).collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        Figures {
+            delivered_per_s: of(|f| f.delivered_per_s),
+            delivery: of(|f| f.delivery),
+            cut_off: of(|f| f.cut_off as f64) as usize,
+            p50_ms: of(|f| f.p50_ms),
+            p99_ms: of(|f| f.p99_ms),
+            cpu_per_million: of(|f| f.cpu_per_million),
+            writes_per_delivery: of(|f| f.writes_per_delivery),
+        }
+    }
+
     fn report(&self, report: &mut Report, prefix: &str) {
         report.add(
             &format!("{prefix}delivered/s"),
@@ -201,13 +298,23 @@ impl Figures {
             "CPU-s",
             "<= 0.3",
         );
+        report.add(
+            &format!("{prefix}server write syscalls per delivery"),
+            self.writes_per_delivery,
+            "count",
+            "(report)",
+        );
     }
 }
 
 impl Run {
-    async fn start(path: &str, subscribers: usize) -> Run {
-        let mut child = Command::new(path)
-            .arg("--serve")
+    async fn start(target: &Target, subscribers: usize) -> Run {
+        let mut command = Command::new(&target.path);
+        command.arg("--serve");
+        if let Some(ms) = &target.notify_interval_ms {
+            command.args(["--notify-interval-ms", ms]);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -258,6 +365,7 @@ impl Run {
 
     async fn emit(&mut self, rate: u64, duration: Duration) -> Figures {
         let cpu_before: f64 = self.ask("cpu").parse().expect("cpu");
+        let writes_before = self.write_syscalls();
         let delivered_before = self.counts.delivered.load(Ordering::Relaxed);
         let start = Instant::now();
         let emitted: u64 = self
@@ -286,6 +394,7 @@ impl Run {
             .duration_since(start)
             .as_secs_f64();
         let cpu_after: f64 = self.ask("cpu").parse().expect("cpu");
+        let writes = self.write_syscalls() - writes_before;
         let delivered = self.counts.delivered.load(Ordering::Relaxed) - delivered_before;
         let h = &self.counts.histogram;
         Figures {
@@ -295,7 +404,20 @@ impl Run {
             p50_ms: h.quantile_ms(0.50),
             p99_ms: h.quantile_ms(0.99),
             cpu_per_million: (cpu_after - cpu_before) / (delivered.max(1) as f64 / 1e6),
+            writes_per_delivery: writes / delivered.max(1) as f64,
         }
+    }
+
+    /// The server process's write system calls so far (the kernel's count, `syscw`).
+    fn write_syscalls(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/io", self.child.id()))
+            .ok()
+            .and_then(|io| {
+                io.lines()
+                    .find_map(|l| l.strip_prefix("syscw:"))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(f64::NAN)
     }
 
     async fn stop(mut self) {
@@ -308,8 +430,8 @@ impl Run {
 }
 
 /// A raw reader: sends the subscription request, then counts `id:` lines and reads the stamp
-/// of every `SAMPLE`th event's `data:` line. The server writes one event per chunk, so chunk
-/// framing never splits a line.
+/// of every `SAMPLE`th event's `data:` line. Chunk framing lines (sizes, CRLF) are skipped as
+/// lines that are neither; events may arrive one per chunk or many per chunk.
 async fn read_events(mut stream: tokio::net::TcpStream, counts: Arc<Counts>) {
     let request =
         b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 0\r\n\r\n";
@@ -318,36 +440,43 @@ async fn read_events(mut stream: tokio::net::TcpStream, counts: Arc<Counts>) {
         return;
     }
     let mut buf = vec![0u8; 64 * 1024];
-    let mut line = Vec::with_capacity(1024);
+    // The start of a line that a read cut off.
+    let mut carry = Vec::with_capacity(1024);
     let mut sampled = false;
     loop {
         let n = match stream.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        let data = &buf[..n];
         let mut events = 0;
-        for piece in buf[..n].split_inclusive(|&b| b == b'\n') {
-            line.extend_from_slice(piece);
-            if line.last() != Some(&b'\n') {
-                break;
-            }
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', data) {
+            let line = if carry.is_empty() {
+                &data[start..end]
+            } else {
+                carry.extend_from_slice(&data[start..end]);
+                &carry[..]
+            };
+            start = end + 1;
             if let Some(id) = line.strip_prefix(b"id: ") {
                 events += 1;
                 let id = std::str::from_utf8(id)
                     .ok()
-                    .and_then(|s| s.trim().parse::<u64>().ok());
+                    .and_then(|s| s.parse::<u64>().ok());
                 sampled = id.is_some_and(|id| id % SAMPLE == 0);
             } else if sampled {
                 if let Some(b64) = line.strip_prefix(b"data: ") {
                     sampled = false;
-                    if let Some(stamp) = stamp_of_base64(&b64[..b64.len() - 1]) {
+                    if let Some(stamp) = stamp_of_base64(b64) {
                         let micros = (now_nanos() - stamp).max(0) / 1000;
                         counts.histogram.record(micros as u64);
                     }
                 }
             }
-            line.clear();
+            carry.clear();
         }
+        carry.extend_from_slice(&data[start..]);
         counts.delivered.fetch_add(events, Ordering::Relaxed);
     }
     counts.ended.fetch_add(1, Ordering::Relaxed);
@@ -422,7 +551,16 @@ fn serve() {
         .enable_all()
         .build()
         .expect("runtime");
-    let hub = Hub::new();
+    let args: Vec<String> = std::env::args().collect();
+    let mut hub = Hub::builder();
+    if let Some(ms) = args
+        .iter()
+        .position(|a| a == "--notify-interval-ms")
+        .and_then(|i| args.get(i + 1)?.parse::<u64>().ok())
+    {
+        hub = hub.notify_interval(Duration::from_millis(ms));
+    }
+    let hub = hub.build();
     let shutdown = CancellationToken::new();
     let server = runtime.block_on(async {
         Server::builder(hub.clone())
