@@ -52,7 +52,12 @@ async fn a_burst_is_delivered_in_one_wake_up_one_interval_after_the_last() {
     // The waiter has dropped its subscription.
     let stats: HubStats = hub.stats();
     assert_eq!(
-        (stats.emitted, stats.delivered, stats.cut_off, stats.subscribers),
+        (
+            stats.emitted,
+            stats.delivered,
+            stats.cut_off,
+            stats.subscribers
+        ),
         (5, 5, 0, 0)
     );
 }

@@ -97,7 +97,10 @@ fn counters_move_and_gauges_describe_the_pipeline() {
         200.0
     );
     assert_eq!(value(&second, "flowgate_bbs_server_subscribers"), 1.0);
-    assert_eq!(value(&second, "flowgate_bbs_server_slow_cutoffs_total"), 0.0);
+    assert_eq!(
+        value(&second, "flowgate_bbs_server_slow_cutoffs_total"),
+        0.0
+    );
     let window = value(&second, &format!("flowgate_batcher_window_cost{i}"));
     assert!((0.0..=200.0).contains(&window), "window {window}");
     // Twice the capacity on average: a backlog builds.
