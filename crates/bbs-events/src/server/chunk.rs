@@ -70,6 +70,13 @@ impl Chunk {
         self.frames.push(frame);
     }
 
+    /// The chunk as it goes into the connection's write queue: room it did not use is given
+    /// back, so that a peer that stops reading holds only what its queued chunks carry.
+    pub(crate) fn trimmed(mut self) -> Chunk {
+        self.frames.shrink_to_fit();
+        self
+    }
+
     /// The number of events (or plain parts) in the chunk.
     pub(crate) fn len(&self) -> usize {
         self.frames.len()

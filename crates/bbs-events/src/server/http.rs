@@ -236,7 +236,7 @@ impl StreamState {
         }
         if !chunk.is_empty() {
             self.subscription.count_delivered(chunk.len());
-            return Some(chunk);
+            return Some(chunk.trimmed());
         }
         // A subscriber cut off as slow is told at once (the hub's ring has moved past what it
         // missed), rather than after a queue that a peer reading just fast enough to dodge the
@@ -251,7 +251,7 @@ impl StreamState {
             })
             .await;
         match taken {
-            Ok(_) => Some(chunk),
+            Ok(_) => Some(chunk.trimmed()),
             Err(HubError::Closed) => {
                 tracing::debug!("event stream ended: hub closed or server shutting down");
                 None
