@@ -146,7 +146,8 @@ fn main() {
             runtime.block_on(wide_run(target, &options, wide, &mut report));
         }
     }
-    if let [(new_rate, new_cpu), (old_rate, old_cpu)] = best[..] {
+    // Ratios only when the baseline delivered some step in full.
+    if let [(new_rate, new_cpu), (old_rate @ 1.., old_cpu)] = best[..] {
         report.add(
             "highest rate at 100%: this / baseline",
             new_rate as f64 / old_rate.max(1) as f64,
