@@ -64,6 +64,14 @@ pub fn stamp_of(event: &Event) -> Option<i64> {
     }
 }
 
+/// The stamp of a [`stamped_crash`] event read straight from its SSE `data:` line's base64, for
+/// readers that do no more than split the stream.
+pub fn stamp_of_base64(b64: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(b64).ok()?;
+    let payload = base64_free::decode(text)?;
+    stamp_of(&Event::decode(EventType::ActualLrpCrashed, &payload).ok()?)
+}
+
 /// A tiny standard-base64 decoder, so the helpers need no extra dependency.
 mod base64_free {
     pub(super) fn decode(text: &str) -> Option<Vec<u8>> {

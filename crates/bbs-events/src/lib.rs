@@ -12,8 +12,8 @@
 //!   reconnects by itself. A reconnect is not an error: it arrives as the item
 //!   [`StreamItem::Resync`](client::StreamItem::Resync), since a real BBS does not replay and the
 //!   consumer should list the current state again, and a `try_next()?` loop keeps going.
-//! * [`server`]: a fan-out [`Hub`](server::Hub) with bounded per-subscriber queues and an HTTP
-//!   [`Server`](server::Server) for the BBS routes, headers and framing, with optional mutual TLS.
+//! * [`server`]: a fan-out [`Hub`](server::Hub) with one shared, bounded ring of events encoded
+//!   once and an HTTP [`Server`](server::Server) for the BBS routes, headers and framing, with optional mutual TLS.
 //! * [`sse`]: the incremental SSE parser (bounded memory) and the server's SSE writer.
 //! * [`synthetic`]: a made-up but realistic stream of LRP lifecycle events for demos and load
 //!   tests.

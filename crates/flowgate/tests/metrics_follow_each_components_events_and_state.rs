@@ -1,5 +1,5 @@
-//! The metrics bridge against a real Prometheus recorder: batcher, limiter and BBS client
-//! metrics follow what the components do.
+//! The metrics bridge against a real Prometheus recorder: batcher, limiter, BBS client and BBS
+//! server metrics follow what the components do.
 
 #![cfg(all(
     feature = "metrics",
@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use flowgate::bbs::client::SubscriptionError;
-use flowgate::metrics::{BatcherMetrics, BbsClientMetrics, LimiterMetrics, Sample};
+use flowgate::metrics::{
+    BatcherMetrics, BbsClientMetrics, BbsServerMetrics, LimiterMetrics, Sample,
+};
 use flowgate::prelude::*;
 use metrics_exporter_prometheus::PrometheusBuilder;
 
@@ -221,6 +223,50 @@ fn throttling_metrics_follow_pauses_and_the_effective_capacity() {
                 1.0
             );
             batcher.stop().await;
+        })
+    });
+}
+
+#[test]
+fn bbs_server_metrics_follow_the_hubs_deliveries_and_cut_offs() {
+    use flowgate::bbs::server::{Filter, Hub, HubError};
+    use flowgate::bbs::{Event, models};
+
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            let hub = Hub::builder().subscriber_capacity(4).build();
+            let server = BbsServerMetrics::observe(&hub, &[("instance", "9")]);
+            let mut reading = hub.subscribe(Filter::all()).unwrap();
+            let mut slow = hub.subscribe(Filter::all()).unwrap();
+            let mut batch = Vec::new();
+            for _ in 0..10 {
+                hub.emit(Event::TaskRemoved(models::TaskRemovedEvent::default()))
+                    .unwrap();
+                reading.recv_many(&mut batch, 8).await.unwrap();
+            }
+            assert_eq!(batch.len(), 10);
+            assert_eq!(
+                slow.recv().await.unwrap_err(),
+                HubError::SlowSubscriber { capacity: 4 }
+            );
+            server.sample();
+
+            let body = handle.render();
+            let l = r#"{instance="9"}"#;
+            for (series, want) in [
+                ("flowgate_bbs_server_emitted_total", 10.0),
+                ("flowgate_bbs_server_delivered_total", 10.0),
+                ("flowgate_bbs_server_slow_cutoffs_total", 1.0),
+                ("flowgate_bbs_server_subscribers", 1.0),
+            ] {
+                assert_eq!(value(&body, &format!("{series}{l}")), want, "{series}");
+            }
         })
     });
 }

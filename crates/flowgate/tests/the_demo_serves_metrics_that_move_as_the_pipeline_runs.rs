@@ -78,6 +78,7 @@ fn counters_move_and_gauges_describe_the_pipeline() {
         format!("flowgate_batcher_released_cost_total{i}"),
         format!("flowgate_batcher_batches_total{i}"),
         "flowgate_bbs_server_emitted_total".to_owned(),
+        "flowgate_bbs_server_delivered_total".to_owned(),
         r#"flowgate_events_total{instance="0",component="batcher",event="batch"}"#.to_owned(),
     ] {
         let (a, b) = (value(&first, &counter), value(&second, &counter));
@@ -96,6 +97,10 @@ fn counters_move_and_gauges_describe_the_pipeline() {
         200.0
     );
     assert_eq!(value(&second, "flowgate_bbs_server_subscribers"), 1.0);
+    assert_eq!(
+        value(&second, "flowgate_bbs_server_slow_cutoffs_total"),
+        0.0
+    );
     let window = value(&second, &format!("flowgate_batcher_window_cost{i}"));
     assert!((0.0..=200.0).contains(&window), "window {window}");
     // Twice the capacity on average: a backlog builds.

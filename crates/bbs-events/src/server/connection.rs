@@ -31,19 +31,28 @@ pub(crate) async fn serve(stream: TcpStream, context: Context, permit: OwnedSema
     let state = io.state();
     match context.tls.as_ref().map(ServerTls::acceptor) {
         None => serve_http(TokioIo::new(io), state, context).await,
-        Some(acceptor) => {
-            let timeout = context.limits.tls_handshake_timeout;
-            let handshake = tokio::select! {
-                () = context.shutdown.cancelled() => return,
-                h = tokio::time::timeout(timeout, acceptor.accept(io)) => h,
-            };
-            match handshake {
-                Ok(Ok(tls)) => serve_http(TokioIo::new(tls), state, context).await,
-                Ok(Err(error)) => tracing::info!(%error, "TLS handshake failed"),
-                Err(_) => {
-                    tracing::info!(?timeout, "TLS handshake not completed in time; closing");
-                }
-            }
+        // Boxed, so that a plain connection's task is not as large as a TLS one's.
+        Some(acceptor) => Box::pin(serve_tls(io, acceptor, state, context)).await,
+    }
+}
+
+/// A TLS connection: the handshake (bounded in time), then HTTP over it.
+async fn serve_tls(
+    io: WatchedIo,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: Arc<ConnectionState>,
+    context: Context,
+) {
+    let timeout = context.limits.tls_handshake_timeout;
+    let handshake = tokio::select! {
+        () = context.shutdown.cancelled() => return,
+        h = tokio::time::timeout(timeout, acceptor.accept(io)) => h,
+    };
+    match handshake {
+        Ok(Ok(tls)) => serve_http(TokioIo::new(tls), state, context).await,
+        Ok(Err(error)) => tracing::info!(%error, "TLS handshake failed"),
+        Err(_) => {
+            tracing::info!(?timeout, "TLS handshake not completed in time; closing");
         }
     }
 }
@@ -57,7 +66,10 @@ where
     let service = service_fn(move |request| {
         let routes = routes.clone();
         let connection = Arc::clone(&service_state);
-        async move { Ok::<_, Infallible>(http::handle(routes, connection, request).await) }
+        // Boxed: hyper keeps the slot of its service future for the connection's whole life,
+        // so only a pointer stays behind once the response has been made.
+        let answer = Box::pin(http::handle(routes, connection, request));
+        async move { Ok::<_, Infallible>(answer.await) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

@@ -15,7 +15,7 @@ pub enum HubError {
          subscriber capacity, then subscribe again and resynchronise"
     )]
     SlowSubscriber {
-        /// The queue length that was exceeded.
+        /// The hub's ring length, which the subscriber fell further behind than.
         capacity: usize,
     },
     /// An event could not be filtered by cell, which ends the subscription as in the BBS.

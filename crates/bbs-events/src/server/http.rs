@@ -15,12 +15,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::models::Version;
 use crate::server::HubError;
+use crate::server::chunk::{Chunk, MAX_EVENTS_PER_CHUNK};
+use crate::server::encoded::EncodedEvent;
 use crate::server::filter::{Filter, ServerRoute};
-use crate::server::hub::{EncodedEvent, Hub, HubSubscription};
+use crate::server::hub::Hub;
+use crate::server::subscription::HubSubscription;
 use crate::server::watched_io::ConnectionState;
-use crate::sse::write_event_base64;
 
-pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
+pub(crate) type Body = UnsyncBoxBody<Chunk, Infallible>;
 
 /// The largest request body read (an `EventsByCellId` is tiny).
 const MAX_REQUEST_BODY: usize = 64 * 1024;
@@ -32,7 +34,7 @@ pub(crate) struct Routes {
     pub(crate) preload: Arc<[Arc<EncodedEvent>]>,
     pub(crate) shutdown: CancellationToken,
     /// The hub ids of the streams this server has open, ended through the hub at shutdown so
-    /// that a stream's hot path waits on its queue alone.
+    /// that a stream's hot path waits on the hub's ring alone.
     pub(crate) live: Arc<Mutex<HashSet<u64>>>,
     /// One permit per open event stream, up to the subscriber cap.
     pub(crate) subscribers: Arc<Semaphore>,
@@ -63,7 +65,8 @@ fn parse_events_by_cell_id(body: &[u8]) -> Result<String, prost::DecodeError> {
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(text.to_owned())).boxed_unsync());
+    let body = Full::new(Chunk::plain(Bytes::from(text.to_owned())));
+    let mut response = Response::new(body.boxed_unsync());
     *response.status_mut() = status;
     response
 }
@@ -158,9 +161,12 @@ pub(crate) async fn handle(
         _permit: permit,
     };
     state.connection.start_stream();
+    // Each frame is one chunk of every event the ring holds for the subscriber when it is
+    // woken: one write per wake-up (the BBS writes one chunk per event; chunk boundaries are not
+    // event boundaries to SSE clients).
     let stream = futures::stream::unfold(state, |mut state| async move {
-        let bytes = state.next_chunk().await?;
-        Some((Ok::<_, Infallible>(Frame::data(bytes)), state))
+        let chunk = state.next_chunk().await?;
+        Some((Ok::<_, Infallible>(Frame::data(chunk)), state))
     });
     let mut response = Response::new(StreamBody::new(stream).boxed_unsync());
     let headers = response.headers_mut();
@@ -207,12 +213,20 @@ impl Drop for StreamState {
 }
 
 impl StreamState {
-    /// The next SSE chunk, or `None` to end the stream (with the terminating chunk).
-    async fn next_chunk(&mut self) -> Option<Bytes> {
-        while let Some(event) = self.preload.get(self.next_preload).cloned() {
+    /// The next SSE chunk (every event available, up to [`MAX_EVENTS_PER_CHUNK`]), or `None`
+    /// to end the stream (with the terminating chunk).
+    async fn next_chunk(&mut self) -> Option<Chunk> {
+        let mut chunk = Chunk::with_capacity(MAX_EVENTS_PER_CHUNK);
+        while chunk.len() < MAX_EVENTS_PER_CHUNK {
+            let Some(event) = self.preload.get(self.next_preload).cloned() else {
+                break;
+            };
             self.next_preload += 1;
             match self.filter.accepts(&event.event) {
-                Ok(true) => return Some(self.frame(&event, false)),
+                Ok(true) => {
+                    let id = self.next_id(&event, false);
+                    chunk.push_event(id, event, self.version);
+                }
                 Ok(false) => {}
                 Err(error) => {
                     tracing::warn!(%error, "ending an event stream");
@@ -220,20 +234,30 @@ impl StreamState {
                 }
             }
         }
-        // A subscriber cut off as slow is told at once rather than after the rest of its queue,
-        // which a peer reading just fast enough to dodge the write timeout would take ages over.
-        if self.subscription.was_cut_off() {
-            tracing::warn!(
-                "ending an event stream: the subscriber fell behind and was cut off; \
-                 its queued events are dropped"
-            );
-            return None;
+        if !chunk.is_empty() {
+            self.subscription.count_delivered(chunk.len());
+            return Some(chunk.trimmed());
         }
-        let event = self.subscription.recv().await;
-        match event {
-            Ok(event) => Some(self.frame(&event, self.hub_ids)),
+        // A subscriber cut off as slow is told at once (the hub's ring has moved past what it
+        // missed), rather than after a queue that a peer reading just fast enough to dodge the
+        // write timeout would take ages over.
+        let (hub_ids, version) = (self.hub_ids, self.version);
+        let next_id = &mut self.next_id;
+        let taken = self
+            .subscription
+            .next_batch(MAX_EVENTS_PER_CHUNK, |event| {
+                let id = frame_id(next_id, &event, hub_ids);
+                chunk.push_event(id, event, version);
+            })
+            .await;
+        match taken {
+            Ok(_) => Some(chunk.trimmed()),
             Err(HubError::Closed) => {
                 tracing::debug!("event stream ended: hub closed or server shutting down");
+                None
+            }
+            Err(HubError::SlowSubscriber { .. }) => {
+                tracing::debug!("event stream ended: the subscriber fell behind");
                 None
             }
             Err(error) => {
@@ -243,18 +267,17 @@ impl StreamState {
         }
     }
 
-    fn frame(&mut self, event: &EncodedEvent, hub_id: bool) -> Bytes {
-        let id = if hub_id { event.seq } else { self.next_id };
-        self.next_id += 1;
-        let mut out = Vec::with_capacity(event.payload_b64.len() + 64);
-        write_event_base64(
-            &mut out,
-            id,
-            event.event_type().as_str(),
-            event.payload_b64_in(self.version),
-        );
-        Bytes::from(out)
+    fn next_id(&mut self, event: &EncodedEvent, hub_id: bool) -> u64 {
+        frame_id(&mut self.next_id, event, hub_id)
     }
+}
+
+/// The one place an event's id on a connection is chosen: the connection's count from 0 as in
+/// the BBS, or the hub's sequence number with a replay window.
+fn frame_id(next_id: &mut u64, event: &EncodedEvent, hub_id: bool) -> u64 {
+    let id = if hub_id { event.seq } else { *next_id };
+    *next_id += 1;
+    id
 }
 
 #[cfg(test)]

@@ -1,101 +1,77 @@
-//! The fan-out hub: every emitted event goes to every matching subscriber's bounded queue.
+//! The fan-out hub: each event is encoded once into one shared ring that every subscriber reads
+//! at its own cursor, so that an emit costs the same for one subscriber or ten thousand.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use base64::Engine as _;
-use bytes::Bytes;
-use tokio::sync::mpsc;
-
-use crate::models::Version;
+use crate::Event;
+use crate::server::encoded::EncodedEvent;
 use crate::server::error::HubError;
 use crate::server::filter::Filter;
-use crate::{Event, EventType};
+use crate::server::subscription::{Ending, HubSubscription};
+use crate::server::wake::{
+    DEFAULT_NOTIFY_INTERVAL, MAX_NOTIFY_INTERVAL, Signal, Wake, Wakes, spawn_ticker,
+};
 
-/// The default per-subscriber queue length, as in the BBS.
+/// The default ring length, that is how far behind a subscriber may fall, as in the BBS.
 pub const DEFAULT_SUBSCRIBER_CAPACITY: usize = 1024;
 
-/// An event encoded once for all subscribers.
-#[derive(Debug, PartialEq)]
-pub struct EncodedEvent {
-    /// The hub's sequence number of the event (from 0).
-    pub seq: u64,
-    /// The decoded event, for filtering.
-    pub event: Event,
-    /// The protobuf payload in standard base64.
-    pub payload_b64: Bytes,
-    /// The V0 payload, encoded on first use by a subscriber of a route without `.r1`.
-    v0_b64: OnceLock<Bytes>,
-}
-
-impl EncodedEvent {
-    /// Encodes `event` (protobuf, then base64).
-    pub fn new(seq: u64, event: Event) -> EncodedEvent {
-        let payload_b64 = encode_b64(&event);
-        EncodedEvent {
-            seq,
-            event,
-            payload_b64,
-            v0_b64: OnceLock::new(),
-        }
-    }
-
-    /// The base64 payload in the model `version` (see [`Version`]); the V0 form is encoded once
-    /// per event, whatever the number of its subscribers.
-    pub fn payload_b64_in(&self, version: Version) -> &Bytes {
-        if version == Version::V3 {
-            return &self.payload_b64;
-        }
-        self.v0_b64
-            .get_or_init(|| match self.event.version_down_to(version) {
-                Cow::Borrowed(_) => self.payload_b64.clone(),
-                Cow::Owned(v0) => encode_b64(&v0),
-            })
-    }
-
-    /// The event's type.
-    pub fn event_type(&self) -> EventType {
-        self.event.event_type()
-    }
-}
-
-fn encode_b64(event: &Event) -> Bytes {
-    Bytes::from(base64::engine::general_purpose::STANDARD.encode(event.encode_to_vec()))
-}
+/// The longest ring a hub keeps (a million events); a larger capacity is lowered to it.
+pub const MAX_SUBSCRIBER_CAPACITY: usize = 1 << 20;
 
 type CountCallback = Arc<dyn Fn(usize) + Send + Sync>;
 
-struct Shared {
+pub(crate) struct Shared {
     state: Mutex<HubState>,
     capacity: usize,
     replay_window: usize,
     on_count: Option<CountCallback>,
+    notify_interval: Duration,
+    /// Wake-ups and counters, shared with the subscriptions.
+    pub(crate) signal: Arc<Signal>,
 }
 
-#[derive(Default)]
-struct HubState {
-    subscribers: HashMap<u64, Subscriber>,
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle is gone: end every subscription as a close would (the ring's writing
+        // end goes first, so that woken subscribers find it closed).
+        self.state
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .closed = true;
+        self.signal.ring.close();
+        self.signal.news.notify_waiters();
+        self.signal.stop_ticker();
+    }
+}
+
+/// At most one cut-off warning per this long, so that many slow subscribers cannot flood the log.
+const CUT_OFF_WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
+pub(crate) struct HubState {
+    /// Whether the hub is closed (and its ring with it).
+    pub(crate) closed: bool,
+    /// When waiting subscribers are woken.
+    pub(crate) wakes: Wakes,
+    /// How to end each current subscription early (shutdown); its length is the subscriber count.
+    subscribers: HashMap<u64, Arc<Ending>>,
     next_id: u64,
     next_seq: u64,
-    closed: bool,
     replay: VecDeque<Arc<EncodedEvent>>,
 }
 
-struct Subscriber {
-    tx: mpsc::Sender<Arc<EncodedEvent>>,
-    filter: Filter,
-    ended: Arc<Mutex<Option<HubError>>>,
-}
-
-/// A fan-out hub of BBS events with bounded per-subscriber queues.
+/// A fan-out hub of BBS events with one shared, bounded ring of encoded events.
 ///
-/// [`emit`](Hub::emit) encodes an event once and queues it for every subscriber whose
-/// [`Filter`] accepts it. A subscriber whose queue is full (by default
-/// [`DEFAULT_SUBSCRIBER_CAPACITY`] events behind) is disconnected with
-/// [`HubError::SlowSubscriber`]; the others are never slowed down. Cloning a hub gives another
-/// handle to the same hub.
+/// [`emit`](Hub::emit) encodes an event once and puts it in the ring, whatever the number of
+/// subscribers; each [`HubSubscription`] reads the ring at its own cursor and keeps the events its
+/// [`Filter`] accepts. A subscriber that falls more than the ring's length behind (by default
+/// [`DEFAULT_SUBSCRIBER_CAPACITY`] events, counting the events its filter skips) is the slow
+/// one: its next [`recv`](HubSubscription::recv) fails with [`HubError::SlowSubscriber`] and it
+/// is disconnected; the others are never slowed down. Cloning a hub gives another handle to the
+/// same hub.
 ///
 /// # Examples
 ///
@@ -122,6 +98,7 @@ impl fmt::Debug for Hub {
             .field("subscribers", &self.subscriber_count())
             .field("capacity", &self.shared.capacity)
             .field("replay_window", &self.shared.replay_window)
+            .field("notify_interval", &self.shared.notify_interval)
             .finish_non_exhaustive()
     }
 }
@@ -132,11 +109,28 @@ impl Default for Hub {
     }
 }
 
+/// A snapshot of a hub's counters ([`Hub::stats`]); the counts only grow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct HubStats {
+    /// Events accepted by [`Hub::emit`].
+    pub emitted: u64,
+    /// Events handed to subscribers: returned by [`HubSubscription::recv`] or
+    /// [`recv_many`](HubSubscription::recv_many), which a server does when it writes them to
+    /// a connection (preloaded events included).
+    pub delivered: u64,
+    /// Subscribers cut off as slow ([`HubError::SlowSubscriber`]).
+    pub cut_off: u64,
+    /// Current subscribers, as [`Hub::subscriber_count`].
+    pub subscribers: usize,
+}
+
 /// Builds a [`Hub`].
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct HubBuilder {
     capacity: usize,
     replay_window: usize,
+    notify_interval: Duration,
     on_count: Option<CountCallback>,
 }
 
@@ -145,14 +139,17 @@ impl fmt::Debug for HubBuilder {
         f.debug_struct("HubBuilder")
             .field("capacity", &self.capacity)
             .field("replay_window", &self.replay_window)
+            .field("notify_interval", &self.notify_interval)
             .finish_non_exhaustive()
     }
 }
 
 impl HubBuilder {
-    /// The per-subscriber queue length (default 1024; at least 1).
+    /// How far behind a subscriber may fall before it is cut off as slow: the length of the
+    /// shared ring (default 1024). It is rounded up to a power of two, at least 1 and at most
+    /// [`MAX_SUBSCRIBER_CAPACITY`]; the ring is allocated once, for all subscribers.
     pub fn subscriber_capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity.max(1);
+        self.capacity = ring_length(capacity);
         self
     }
 
@@ -160,6 +157,20 @@ impl HubBuilder {
     /// number ([`Hub::subscribe_after`]). Off (0) by default, as in the BBS.
     pub fn replay_window(mut self, events: usize) -> Self {
         self.replay_window = events;
+        self
+    }
+
+    /// How often, at most, waiting subscribers are woken (default [`DEFAULT_NOTIFY_INTERVAL`],
+    /// at most [`MAX_NOTIFY_INTERVAL`](crate::server::MAX_NOTIFY_INTERVAL)).
+    ///
+    /// Every event goes into the ring at once, but the subscribers waiting for one are woken
+    /// together, at most once per interval, so that under load each wake-up drains (and a server
+    /// writes) many events instead of one task wake-up per event and subscriber. After a quiet
+    /// spell longer than the interval the next event wakes them at once, so a lone event is not
+    /// delayed. Zero wakes them on every emit. The wake-ups are timed by a task on the tokio
+    /// runtime of the first subscription; without a runtime there, every emit wakes them.
+    pub fn notify_interval(mut self, interval: Duration) -> Self {
+        self.notify_interval = interval;
         self
     }
 
@@ -173,13 +184,29 @@ impl HubBuilder {
     pub fn build(self) -> Hub {
         Hub {
             shared: Arc::new(Shared {
-                state: Mutex::new(HubState::default()),
+                state: Mutex::new(HubState {
+                    closed: false,
+                    wakes: Wakes::new(self.notify_interval),
+                    subscribers: HashMap::new(),
+                    next_id: 0,
+                    next_seq: 0,
+                    replay: VecDeque::new(),
+                }),
                 capacity: self.capacity,
                 replay_window: self.replay_window,
                 on_count: self.on_count,
+                notify_interval: self.notify_interval.min(MAX_NOTIFY_INTERVAL),
+                signal: Arc::new(Signal::new(self.capacity)),
             }),
         }
     }
+}
+
+/// The ring length for a requested capacity (see [`HubBuilder::subscriber_capacity`]).
+fn ring_length(capacity: usize) -> usize {
+    capacity
+        .clamp(1, MAX_SUBSCRIBER_CAPACITY)
+        .next_power_of_two()
 }
 
 impl Hub {
@@ -188,11 +215,12 @@ impl Hub {
         Hub::builder().build()
     }
 
-    /// A builder for a hub with a queue length, a replay window or a subscriber-count callback.
+    /// A builder for a hub with a ring length, a replay window or a subscriber-count callback.
     pub fn builder() -> HubBuilder {
         HubBuilder {
             capacity: DEFAULT_SUBSCRIBER_CAPACITY,
             replay_window: 0,
+            notify_interval: DEFAULT_NOTIFY_INTERVAL,
             on_count: None,
         }
     }
@@ -206,7 +234,8 @@ impl Hub {
         self.shared.replay_window > 0
     }
 
-    /// The number of current subscribers.
+    /// The number of current subscribers. A subscriber that fell behind counts until its stream
+    /// next looks at the ring and finds itself cut off.
     pub fn subscriber_count(&self) -> usize {
         self.lock().subscribers.len()
     }
@@ -239,50 +268,53 @@ impl Hub {
         filter: Filter,
         replay_from: Option<Option<u64>>,
     ) -> Result<HubSubscription, HubError> {
-        let (tx, rx) = mpsc::channel(self.shared.capacity);
-        let ended = Arc::new(Mutex::new(None));
+        let ending = Arc::new(Ending::default());
         let mut backlog = VecDeque::new();
-        let count = {
+        // The backlog and the cursor are taken under one lock, so that no event is in both or
+        // in neither.
+        let (id, cursor, count) = {
             let mut state = self.lock();
             if state.closed {
                 return Err(HubError::Closed);
             }
+            let cursor = self.shared.signal.ring.end();
             if let Some(last_seq) = replay_from {
-                for event in &state.replay {
-                    if last_seq.is_none_or(|last| event.seq > last) {
-                        backlog.push_back(Arc::clone(event));
-                    }
-                }
+                backlog.extend(
+                    state
+                        .replay
+                        .iter()
+                        .filter(|e| last_seq.is_none_or(|last| e.seq > last))
+                        .cloned(),
+                );
             }
             let id = state.next_id;
             state.next_id += 1;
-            state.subscribers.insert(
-                id,
-                Subscriber {
-                    tx,
-                    filter: filter.clone(),
-                    ended: Arc::clone(&ended),
-                },
-            );
-            (id, state.subscribers.len())
+            state.subscribers.insert(id, Arc::clone(&ending));
+            if state.wakes.wants_ticker() {
+                // Spawning only schedules the task, which takes this lock later.
+                state.wakes.set_ticker(spawn_ticker(&self.shared));
+            }
+            (id, cursor, state.subscribers.len())
         };
-        tracing::debug!(subscribers = count.1, "hub subscriber added");
-        self.notify(count.1);
-        Ok(HubSubscription {
-            id: count.0,
-            hub: Arc::downgrade(&self.shared),
-            rx,
-            ended,
+        tracing::debug!(subscribers = count, "hub subscriber added");
+        self.notify(count);
+        Ok(HubSubscription::new(
+            id,
+            Arc::downgrade(&self.shared),
+            Arc::clone(&self.shared.signal),
+            self.shared.capacity,
+            cursor,
+            ending,
             backlog,
             filter,
-        })
+        ))
     }
 
-    /// Emits an event to every subscriber whose filter accepts it, encoding it once; returns its
-    /// sequence number.
+    /// Emits an event to every subscriber whose filter accepts it; returns its sequence number.
     ///
-    /// Never waits: a subscriber whose queue is full is disconnected with
-    /// [`HubError::SlowSubscriber`].
+    /// The event is encoded once and put in the shared ring: the cost does not grow with the
+    /// number of subscribers, and emit never waits for any of them. The subscribers waiting for
+    /// an event are woken within the [notify interval](HubBuilder::notify_interval).
     ///
     /// # Errors
     ///
@@ -290,83 +322,84 @@ impl Hub {
     pub fn emit(&self, event: Event) -> Result<u64, HubError> {
         // Encoding happens before taking the lock; the sequence number is patched in below.
         let mut encoded = EncodedEvent::new(0, event);
-        let (seq, removed, count) = {
-            let mut state = self.lock();
-            if state.closed {
-                return Err(HubError::Closed);
-            }
-            let seq = state.next_seq;
-            state.next_seq += 1;
-            encoded.seq = seq;
-            let encoded = Arc::new(encoded);
-            let mut removed = Vec::new();
-            for (&id, sub) in &state.subscribers {
-                let end = match sub.filter.accepts(&encoded.event) {
-                    Ok(false) => continue,
-                    Ok(true) => match sub.tx.try_send(Arc::clone(&encoded)) {
-                        Ok(()) => continue,
-                        Err(mpsc::error::TrySendError::Full(_)) => HubError::SlowSubscriber {
-                            capacity: self.shared.capacity,
-                        },
-                        Err(mpsc::error::TrySendError::Closed(_)) => HubError::Closed,
-                    },
-                    Err(e) => HubError::CellFilter(e),
-                };
-                *lock_ended(&sub.ended) = Some(end);
-                removed.push(id);
-            }
-            for id in &removed {
-                state.subscribers.remove(id);
-            }
-            if self.shared.replay_window > 0 {
-                if state.replay.len() == self.shared.replay_window {
-                    state.replay.pop_front();
-                }
-                state.replay.push_back(encoded);
-            }
-            (seq, removed.len(), state.subscribers.len())
-        };
-        if removed > 0 {
-            tracing::warn!(
-                seq,
-                disconnected = removed,
-                subscribers = count,
-                "hub disconnected subscribers that fell behind or failed the cell filter"
-            );
-            self.notify(count);
+        let mut state = self.lock();
+        if state.closed {
+            return Err(HubError::Closed);
         }
+        let seq = state.next_seq;
+        encoded.seq = seq;
+        let encoded = Arc::new(encoded);
+        // An event no one is subscribed to is not kept: no later subscriber could read it.
+        if !state.subscribers.is_empty() {
+            self.shared.signal.ring.push(Arc::clone(&encoded));
+        }
+        state.next_seq += 1;
+        if self.shared.replay_window > 0 {
+            if state.replay.len() >= self.shared.replay_window {
+                state.replay.pop_front();
+            }
+            state.replay.push_back(encoded);
+        }
+        let subscribers = state.subscribers.len();
+        let wake = state.wakes.news(subscribers);
+        drop(state);
+        wake.apply(&self.shared.signal);
         Ok(seq)
     }
 
-    /// Closes the hub: subscribers receive what is queued, then [`HubError::Closed`]; later emits
-    /// and subscribes fail.
+    /// Closes the hub: subscribers receive what is in the ring for them, then
+    /// [`HubError::Closed`]; later emits and subscribes fail.
     pub fn close(&self) {
         let had = {
             let mut state = self.lock();
+            // Closing the ring is what ends every subscription.
             state.closed = true;
+            self.shared.signal.ring.close();
             let had = state.subscribers.len();
             state.subscribers.clear();
             had
         };
+        // Woken at once: they find the ring closed after what is left in it for them.
+        Wake::Now.apply(&self.shared.signal);
+        self.shared.signal.stop_ticker();
         tracing::debug!(subscribers = had, "hub closed");
         if had > 0 {
             self.notify(0);
         }
     }
 
-    /// Ends the given subscriptions as if the hub had closed for them: each receives what is
-    /// queued, then [`HubError::Closed`].
+    /// Ends the given subscriptions as if the hub had closed for them: each receives the events
+    /// emitted so far, then [`HubError::Closed`].
     pub(crate) fn disconnect(&self, ids: impl IntoIterator<Item = u64>) {
         let count = {
             let mut state = self.lock();
             let before = state.subscribers.len();
+            let until = state.next_seq;
             for id in ids {
-                state.subscribers.remove(&id);
+                if let Some(ending) = state.subscribers.remove(&id) {
+                    ending.end(HubError::Closed, until);
+                }
             }
             (state.subscribers.len() != before).then_some(state.subscribers.len())
         };
         if let Some(count) = count {
             self.notify(count);
+        }
+    }
+
+    /// What the hub has done so far: a cheap snapshot for metrics (one short lock and two
+    /// atomic loads; the counters cost the hot path one atomic add per batch, not per event).
+    pub fn stats(&self) -> HubStats {
+        let (emitted, subscribers) = {
+            let state = self.lock();
+            (state.next_seq, state.subscribers.len())
+        };
+        let signal = &self.shared.signal;
+        HubStats {
+            emitted,
+            delivered: signal.delivered.load(Ordering::Relaxed),
+            cut_off: signal.cut_offs.load(Ordering::Relaxed),
+            subscribers,
         }
     }
 
@@ -376,95 +409,97 @@ impl Hub {
     }
 
     fn notify(&self, count: usize) {
-        if let Some(callback) = &self.shared.on_count {
-            callback(count);
-        }
+        notify(&self.shared, count);
     }
 }
 
-fn lock(shared: &Shared) -> MutexGuard<'_, HubState> {
+/// Takes subscription `id` off the hub's list (once) and reports the new count.
+pub(crate) fn unregister(shared: &Shared, id: u64) {
+    let count = {
+        let mut state = lock(shared);
+        if state.subscribers.remove(&id).is_none() {
+            return;
+        }
+        state.subscribers.len()
+    };
+    tracing::debug!(subscribers = count, "hub subscriber left");
+    notify(shared, count);
+}
+
+/// Counts a subscriber cut off as slow, with a warning now and then.
+pub(crate) fn record_cut_off(signal: &Signal, capacity: usize) {
+    let total = signal.cut_offs.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = u64::try_from(signal.created.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
+    let last = signal.last_cut_off_warning.load(Ordering::Relaxed);
+    let interval = CUT_OFF_WARNING_INTERVAL.as_millis() as u64;
+    let due = last == 0 || now.saturating_sub(last) >= interval;
+    if due
+        && signal
+            .last_cut_off_warning
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(
+            capacity,
+            cut_off_in_all = total,
+            "hub cut off a subscriber that fell behind; the events it missed are gone"
+        );
+    }
+}
+
+fn notify(shared: &Shared, count: usize) {
+    if let Some(callback) = &shared.on_count {
+        callback(count);
+    }
+}
+
+pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, HubState> {
     // A panic while holding the lock leaves consistent state (every update is a single step).
     shared.state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn lock_ended(ended: &Mutex<Option<HubError>>) -> MutexGuard<'_, Option<HubError>> {
-    ended.lock().unwrap_or_else(|e| e.into_inner())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::TaskRemovedEvent;
 
-/// A subscriber's end of a [`Hub`]; dropping it unsubscribes.
-pub struct HubSubscription {
-    id: u64,
-    hub: Weak<Shared>,
-    rx: mpsc::Receiver<Arc<EncodedEvent>>,
-    ended: Arc<Mutex<Option<HubError>>>,
-    backlog: VecDeque<Arc<EncodedEvent>>,
-    filter: Filter,
-}
-
-impl fmt::Debug for HubSubscription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubSubscription")
-            .field("id", &self.id)
-            .field("queued", &(self.rx.len() + self.backlog.len()))
-            .finish_non_exhaustive()
-    }
-}
-
-impl HubSubscription {
-    /// The hub's id of this subscription.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
+    fn task() -> Event {
+        Event::TaskRemoved(TaskRemovedEvent::default())
     }
 
-    /// Whether the hub cut this subscriber off as slow (its queue may still hold events).
-    pub(crate) fn was_cut_off(&self) -> bool {
-        matches!(
-            *lock_ended(&self.ended),
-            Some(HubError::SlowSubscriber { .. })
-        )
+    #[tokio::test]
+    async fn a_disconnected_subscription_gets_the_events_emitted_before_then_closed() {
+        let hub = Hub::new();
+        let mut sub = hub.subscribe(Filter::all()).unwrap();
+        hub.emit(task()).unwrap();
+        hub.emit(task()).unwrap();
+        hub.disconnect([sub.id()]);
+        assert_eq!(hub.subscriber_count(), 0);
+        // Emitted after the end: not delivered, however long the emitter goes on.
+        hub.emit(task()).unwrap();
+        assert_eq!(sub.recv().await.unwrap().seq, 0);
+        assert_eq!(sub.recv().await.unwrap().seq, 1);
+        assert_eq!(sub.recv().await.unwrap_err(), HubError::Closed);
+        assert_eq!(sub.recv().await.unwrap_err(), HubError::Closed);
     }
 
-    /// Waits for the next event.
-    ///
-    /// # Errors
-    ///
-    /// After every queued event has been received: [`HubError::Closed`] when the hub closed,
-    /// [`HubError::SlowSubscriber`] when this subscriber fell behind, or
-    /// [`HubError::CellFilter`] when an event could not be filtered.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: no event is lost when the future is dropped.
-    pub async fn recv(&mut self) -> Result<Arc<EncodedEvent>, HubError> {
-        while let Some(event) = self.backlog.pop_front() {
-            match self.filter.accepts(&event.event) {
-                Ok(true) => return Ok(event),
-                Ok(false) => {}
-                Err(e) => return Err(HubError::CellFilter(e)),
-            }
-        }
-        match self.rx.recv().await {
-            Some(event) => Ok(event),
-            None => Err(lock_ended(&self.ended).clone().unwrap_or(HubError::Closed)),
-        }
+    #[tokio::test]
+    async fn a_waiting_subscription_is_woken_by_its_disconnection() {
+        let hub = Hub::new();
+        let mut sub = hub.subscribe(Filter::all()).unwrap();
+        let id = sub.id();
+        let waiting = tokio::spawn(async move { sub.recv().await });
+        tokio::task::yield_now().await;
+        hub.disconnect([id]);
+        assert_eq!(waiting.await.unwrap().unwrap_err(), HubError::Closed);
     }
-}
 
-impl Drop for HubSubscription {
-    fn drop(&mut self) {
-        let Some(shared) = self.hub.upgrade() else {
-            return;
-        };
-        let count = {
-            let mut state = lock(&shared);
-            if state.subscribers.remove(&self.id).is_none() {
-                return;
-            }
-            state.subscribers.len()
-        };
-        tracing::debug!(subscribers = count, "hub subscriber left");
-        if let Some(callback) = &shared.on_count {
-            callback(count);
-        }
+    #[test]
+    fn ring_lengths_are_powers_of_two_within_bounds() {
+        use super::{MAX_SUBSCRIBER_CAPACITY, ring_length};
+        assert_eq!(ring_length(0), 1);
+        assert_eq!(ring_length(4), 4);
+        assert_eq!(ring_length(1000), 1024);
+        assert_eq!(ring_length(usize::MAX), MAX_SUBSCRIBER_CAPACITY);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! The endpoint serves `GET /v1/events`, `POST /v1/events/lrp_instances` and
 //! `POST /v1/events/tasks` (each also with `.r1`) with the BBS's headers and framing: ids from 0
-//! per connection, one event per chunk, route and cell-id filtering, and a terminating chunk when
+//! per connection, route and cell-id filtering, and a terminating chunk when
 //! the hub closes, the subscriber falls behind, or the server shuts down, after which the
 //! connection closes, as the BBS's does.
 //!
@@ -14,19 +14,27 @@
 //! The routes without `.r1` serve desired LRPs and tasks downgraded to V0 as the BBS does (see
 //! [`models::Version`](crate::models::Version)), encoded once per event.
 //!
-//! Differences from the BBS, by design: chunks carry no empty `;` extension (hyper
+//! Differences from the BBS, by design: one chunk carries every event a subscriber is woken for
+//! (up to 31), where the BBS writes one chunk per event — chunk boundaries are not event
+//! boundaries to an SSE client (the Go BBS client and this crate's client read the stream as
+//! bytes), and it saves a write per event; chunks carry no empty `;` extension (hyper
 //! writes strict RFC 9112 chunks, which every client accepts); and with a
 //! [replay window](HubBuilder::replay_window) the ids are the hub's sequence numbers so that a
 //! reconnecting client's `Last-Event-ID` resumes where it left off.
 
+mod chunk;
 mod connection;
 mod date;
+mod encoded;
 mod error;
 mod filter;
 mod http;
 mod hub;
 mod limits;
+mod ring;
+mod subscription;
 mod tls;
+mod wake;
 mod watched_io;
 
 use std::net::SocketAddr;
@@ -38,15 +46,20 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+pub use self::encoded::EncodedEvent;
 pub use self::error::{HubError, ServerError};
 pub use self::filter::{Filter, ServerRoute};
-pub use self::hub::{DEFAULT_SUBSCRIBER_CAPACITY, EncodedEvent, Hub, HubBuilder, HubSubscription};
+pub use self::hub::{
+    DEFAULT_SUBSCRIBER_CAPACITY, Hub, HubBuilder, HubStats, MAX_SUBSCRIBER_CAPACITY,
+};
 pub use self::limits::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIBERS,
     DEFAULT_REQUEST_BODY_TIMEOUT, DEFAULT_TLS_HANDSHAKE_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
     SHUTDOWN_GRACE,
 };
+pub use self::subscription::HubSubscription;
 pub use self::tls::ServerTls;
+pub use self::wake::{DEFAULT_NOTIFY_INTERVAL, MAX_NOTIFY_INTERVAL};
 
 use self::limits::Limits;
 use crate::Event;

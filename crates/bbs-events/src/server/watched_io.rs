@@ -76,10 +76,12 @@ impl ConnectionState {
         if phase.wait_for(|p| *p != Phase::Requests).await.is_err() {
             return "connection state dropped";
         }
-        let mut scratch = [0u8; 4096];
         let mut discarded = 0usize;
         loop {
             let read = std::future::poll_fn(|cx| {
+                // On the stack of this poll only, not in the (long-lived) future: an idle
+                // subscriber's connection should cost as little memory as possible.
+                let mut scratch = [0u8; 1024];
                 let mut half = self.lock_read();
                 let mut buf = ReadBuf::new(&mut scratch);
                 ready!(Pin::new(&mut *half).poll_read(cx, &mut buf))?;

@@ -173,7 +173,6 @@ pub(crate) async fn run(config: &Config, shutdown: &CancellationToken) -> Result
                 }
             }
             hub.emit(event).context("emitting a BBS event")?;
-            server_metrics.emitted();
             recorder.emitted.fetch_add(1, Relaxed);
         }
     }

@@ -1,5 +1,5 @@
-//! BBS metrics: the client's events, errors and reconnects; the server's subscribers and
-//! emitted events.
+//! BBS metrics: the client's events, errors and reconnects; the server's subscribers, emitted
+//! and delivered events, and slow-subscriber cut-offs.
 
 use metrics::{Counter, Gauge, Label};
 
@@ -70,13 +70,16 @@ impl BbsClientMetrics {
     }
 }
 
-/// The metrics of one BBS hub (see `docs/metrics.md`): subscribers are sampled, emitted
-/// events counted with [`emitted`](Self::emitted).
+/// The metrics of one BBS hub (see `docs/metrics.md`), all sampled from [`Hub::stats`]: the
+/// subscribers, and the events emitted, the events delivered to subscribers and the subscribers
+/// cut off as slow, as counters.
 #[derive(Debug)]
 pub struct BbsServerMetrics {
     hub: Hub,
     subscribers: Gauge,
     emitted: Counter,
+    delivered: Counter,
+    cut_offs: Counter,
 }
 
 impl BbsServerMetrics {
@@ -86,18 +89,29 @@ impl BbsServerMetrics {
         BbsServerMetrics {
             hub: hub.clone(),
             subscribers: metrics::gauge!("flowgate_bbs_server_subscribers", base.clone()),
-            emitted: metrics::counter!("flowgate_bbs_server_emitted_total", base),
+            emitted: metrics::counter!("flowgate_bbs_server_emitted_total", base.clone()),
+            delivered: metrics::counter!("flowgate_bbs_server_delivered_total", base.clone()),
+            cut_offs: metrics::counter!("flowgate_bbs_server_slow_cutoffs_total", base),
         }
     }
 
-    /// Counts an event the hub accepted (call it when `Hub::emit` returns `Ok`).
+    /// Brings the emitted-events counter up to date at once (it is sampled with the others
+    /// anyway, so there is no need to call this after each `Hub::emit` any more).
+    #[deprecated(
+        since = "0.1.0",
+        note = "the hub counts its events; `sample` (or `spawn_sampler`) reads the count"
+    )]
     pub fn emitted(&self) {
-        self.emitted.increment(1);
+        self.emitted.absolute(self.hub.stats().emitted);
     }
 }
 
 impl Sample for BbsServerMetrics {
     fn sample(&self) {
-        self.subscribers.set(self.hub.subscriber_count() as f64);
+        let stats = self.hub.stats();
+        self.subscribers.set(stats.subscribers as f64);
+        self.emitted.absolute(stats.emitted);
+        self.delivered.absolute(stats.delivered);
+        self.cut_offs.absolute(stats.cut_off);
     }
 }
