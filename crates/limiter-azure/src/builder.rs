@@ -6,6 +6,7 @@ use std::time::Duration;
 use events_core::{Emitter, Lifecycle};
 
 use crate::shared::{CountingHook, Shared, Timing, partition_count};
+use crate::timed::Timed;
 use crate::{
     AzureBlobLeases, AzureSharedResource, AzureStorage, ConfigError, Credentials, LeaseManager,
 };
@@ -240,6 +241,7 @@ impl AzureSharedResourceBuilder {
             partitions,
         );
         shared.counting_hook = self.counting_hook;
+        let manager = Arc::new(Timed::new(manager, shared.emitter.clone()));
         Ok(AzureSharedResource {
             shared: Arc::new(shared),
             manager,

@@ -93,6 +93,7 @@ mod lease;
 mod quiet;
 mod resource;
 mod shared;
+mod timed;
 
 #[doc(inline)]
 pub use crate::azure::{AzureBlobLeases, AzureStorage, Credentials, EMULATOR_ACCOUNT};
@@ -104,6 +105,8 @@ pub use crate::error::{ConfigError, LeaseError, MAX_PARTITIONS};
 pub use crate::lease::{LeaseId, LeaseManager, Member, Provisioned};
 #[doc(inline)]
 pub use crate::resource::AzureSharedResource;
+#[doc(inline)]
+pub use crate::timed::{StorageCall, StorageOperation, StorageOutcome};
 
 #[doc(no_inline)]
 pub use events_core;

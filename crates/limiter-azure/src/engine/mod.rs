@@ -16,6 +16,7 @@ use crate::shared::{Shared, Timing};
 mod complete;
 mod drain;
 mod recovery;
+mod silence;
 mod sync;
 
 use self::recovery::Recovery;
@@ -91,6 +92,8 @@ enum Op {
     Sync,
     /// Removes our announcement when we want nothing.
     Withdraw,
+    /// Asks a silent storage whether it answers again.
+    Probe,
 }
 
 impl Op {
@@ -102,6 +105,7 @@ impl Op {
             Op::Repair => "recreate partition blobs",
             Op::Sync => "share partitions fairly",
             Op::Withdraw => "withdraw demand",
+            Op::Probe => "probe the storage",
         }
     }
 }
@@ -135,6 +139,10 @@ pub(crate) struct Engine {
     repairing: bool,
     recovery: Recovery,
     fair: Fairness,
+    /// When the storage stopped answering (a call timed out), until any call is answered.
+    silent_since: Option<Instant>,
+    /// The one probe is in flight.
+    probing: bool,
 }
 
 impl Engine {
@@ -168,6 +176,8 @@ impl Engine {
             repairing: false,
             recovery: Recovery::Normal,
             fair,
+            silent_since: None,
+            probing: false,
         }
     }
 
@@ -200,20 +210,34 @@ impl Engine {
         }
         self.refresh_capacity();
         self.publish_counted_until();
-        self.recover(now);
+        // Local bookkeeping goes on while the storage is silent; calls wait for its answer.
+        let speaking = !self.is_silent();
+        if speaking {
+            self.recover(now);
+        }
         self.expire(now);
-        self.sync(now);
+        if speaking {
+            self.sync(now);
+        }
         self.shed(n, now);
         self.reclaim(now, n);
-        self.end_drains(now);
-        self.renew(now, n);
-        self.acquire(now, n);
-        self.forget();
+        if speaking {
+            self.end_drains(now);
+            self.renew(now, n);
+            self.acquire(now, n);
+            self.forget();
+        } else {
+            self.probe();
+        }
     }
 
     fn spawn_op(&mut self, op: Op, partition: u32, lease: LeaseId) {
         let sent = Instant::now();
-        let after = self.timing.call_timeout;
+        let after = if op == Op::Probe {
+            self.probe_timeout()
+        } else {
+            self.timing.call_timeout
+        };
         let none = |r: Result<(), LeaseError>| r.map(|()| None);
         let call: BoxFuture<'static, Result<Option<Vec<Member>>, LeaseError>> = match op {
             Op::Acquire => self
@@ -236,6 +260,7 @@ impl Engine {
                 .withdraw(self.fair.member.clone())
                 .map(none)
                 .boxed(),
+            Op::Probe => self.manager.probe().map(none).boxed(),
             Op::Sync => {
                 let manager = Arc::clone(&self.manager);
                 let member = self.fair.member.clone();
@@ -313,15 +338,18 @@ impl Engine {
     /// Tells `capacity()` when the first counted lease lapses. Published before a larger
     /// held capacity and after a smaller one is never needed: a stale deadline is earlier.
     fn publish_counted_until(&self) {
-        let first = self
-            .slots
+        self.shared.set_counted_until(self.first_lapse());
+    }
+
+    /// When the first counted lease stops being counted.
+    fn first_lapse(&self) -> Option<Instant> {
+        self.slots
             .iter()
             .filter_map(|s| match s {
                 Slot::Held(h) => Some(h.expires),
                 _ => None,
             })
-            .min();
-        self.shared.set_counted_until(first);
+            .min()
     }
 
     /// Picks up partition sizes changed by a new shared capacity.
@@ -468,6 +496,10 @@ impl Engine {
 
     fn next_deadline(&self, now: Instant) -> Instant {
         let mut deadline = now + Duration::from_secs(3600);
+        if self.is_silent() {
+            // Only lapses are due while the storage is silent (the probe's answer wakes us).
+            return self.first_lapse().map_or(deadline, |t| t.min(deadline));
+        }
         for slot in &self.slots {
             match slot {
                 Slot::Held(held) => {
