@@ -162,6 +162,7 @@ impl Engine {
             syncing: false,
             withdrawing: false,
             quick_lists: 0,
+            grace: None,
         };
         Engine {
             shared,

@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use events_core::EventName;
 use tokio::time::Instant;
 
 use super::{Engine, Op};
@@ -49,6 +50,12 @@ impl Engine {
                     "the storage answers again: resuming, re-proposing unanswered lease ids"
                 );
                 self.silent_since = None;
+                // Everyone's announcement aged through a long silence: none of it means
+                // gone. (A short one leaves the announcements fresh enough.)
+                if now - since >= self.sync_interval() {
+                    let until = now + self.timing.lease_duration + self.sync_interval();
+                    self.fair.grace = Some((now - since, until));
+                }
                 // What waited during the silence is due now, at full speed.
                 self.next_attempt = now;
                 self.contended = false;
@@ -74,7 +81,10 @@ impl Engine {
         match result {
             Ok(()) => {}
             Err(err) => {
-                self.emit_error(0, &err);
+                tracing::warn!(error = %err, "the storage probe failed");
+                self.shared
+                    .emitter
+                    .emit_msg(EventName::Error, 0, err.to_string());
                 if err.is_data_loss() {
                     self.data_lost(now, "the container is gone");
                 }
