@@ -56,8 +56,9 @@ impl Engine {
                     let until = now + self.timing.lease_duration + self.sync_interval();
                     self.fair.grace = Some((now - since, until));
                 }
-                // What waited during the silence is due now, at full speed.
-                self.next_attempt = now;
+                // What waited during the silence is due now (the pause after the last
+                // failed acquire still applies), and the failures were the silence's, not
+                // contention: acquire at full concurrency again.
                 self.contended = false;
             }
             _ => {}
