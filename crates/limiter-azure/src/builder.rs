@@ -153,7 +153,10 @@ impl AzureSharedResourceBuilder {
         self
     }
 
-    /// The time allowed for one storage call.
+    /// The time allowed for one storage call. Once a call times out the storage counts as
+    /// silent: the limiter sends no other call and keeps one probe in flight (allowed a
+    /// third of the lease duration, at least this timeout) until the storage answers, so
+    /// that a hung server does not queue a request for every call given up on.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.timing.call_timeout = timeout;
         self
