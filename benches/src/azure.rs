@@ -89,4 +89,9 @@ impl LeaseManager for CountingLeases {
         self.count();
         self.inner.withdraw(member)
     }
+
+    fn probe(&self) -> BoxFuture<'static, Result<(), LeaseError>> {
+        self.count();
+        self.inner.probe()
+    }
 }

@@ -12,7 +12,8 @@
 //!   `--quick`) and after the storage was killed and restarted empty (one run), each with
 //!   the peak sum of capacities over the limit (sampled every 10 ms).
 //!
-//! Needs `AZURE_STORAGE_CONNECTION_STRING`. `--quick` shortens every run. With
+//! Needs `AZURE_STORAGE_CONNECTION_STRING`. `--quick` shortens every run; `--only NAME`
+//! (`ramp`, `steady`, `fairness`, `faults`; repeatable) runs only those scenarios. With
 //! `FLOWGATE_BENCH_OUT` set, one JSON object per figure is appended to that file.
 
 use std::sync::Arc;
@@ -304,8 +305,47 @@ async fn faults(bin: &std::path::Path, hang_runs: usize, report: &mut Report) {
     }
 }
 
+const SCENARIOS: &[&str] = &["ramp", "steady", "fairness", "faults"];
+
+const USAGE: &str = "usage: scenario-azure [--quick] [--only ramp|steady|fairness|faults]...
+  --quick   shorter runs (2 hangs instead of 5, 20-s windows instead of 60-s ones)
+  --only    run only the named scenarios (repeatable; default: all)
+needs AZURE_STORAGE_CONNECTION_STRING; the fault figures also FLOWGATE_AZURITE_BIN";
+
+/// The scenarios asked for with `--only` (all without it), or the usage on a bad argument.
+fn selected() -> Result<Vec<&'static str>, String> {
+    let mut only = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" | "--bench" => {}
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            "--only" => {
+                let name = args.next().unwrap_or_default();
+                match SCENARIOS.iter().find(|s| **s == name) {
+                    Some(s) => only.push(*s),
+                    None => return Err(format!("unknown scenario {name:?}\n{USAGE}")),
+                }
+            }
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(if only.is_empty() {
+        SCENARIOS.to_vec()
+    } else {
+        only
+    })
+}
+
 fn main() {
     let quick = flowgate_benches::report::quick();
+    let only = match selected() {
+        Ok(only) => only,
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(if usage == USAGE { 0 } else { 2 });
+        }
+    };
     let Ok(conn) = std::env::var("AZURE_STORAGE_CONNECTION_STRING") else {
         eprintln!(
             "azure bench: AZURE_STORAGE_CONNECTION_STRING is not set; start Azurite (or point it \
@@ -326,17 +366,25 @@ fn main() {
     let mut report = Report::new("azure");
     println!("{:<52} {:>10} {:<14} goal", "metric", "value", "unit");
     rt.block_on(async {
-        ramp_up(&conn, runs, &mut report).await;
-        steady_cost(&conn, Duration::from_secs(15), steady, &mut report).await;
-        if !quick {
-            // A 60 s lease renews about once a minute: only a long window measures it.
-            steady_cost(&conn, Duration::from_secs(60), steady * 2, &mut report).await;
+        if only.contains(&"ramp") {
+            ramp_up(&conn, runs, &mut report).await;
         }
-        fairness(&conn, fair, &mut report).await;
-        match testkit::bin_from_env() {
-            Some(bin) => faults(&bin, if quick { 2 } else { 5 }, &mut report).await,
-            None => {
-                eprintln!("azure bench: FLOWGATE_AZURITE_BIN is not set; fault figures skipped")
+        if only.contains(&"steady") {
+            steady_cost(&conn, Duration::from_secs(15), steady, &mut report).await;
+            if !quick {
+                // A 60 s lease renews about once a minute: only a long window measures it.
+                steady_cost(&conn, Duration::from_secs(60), steady * 2, &mut report).await;
+            }
+        }
+        if only.contains(&"fairness") {
+            fairness(&conn, fair, &mut report).await;
+        }
+        if only.contains(&"faults") {
+            match testkit::bin_from_env() {
+                Some(bin) => faults(&bin, if quick { 2 } else { 5 }, &mut report).await,
+                None => {
+                    eprintln!("azure bench: FLOWGATE_AZURITE_BIN is not set; fault figures skipped")
+                }
             }
         }
     });

@@ -95,6 +95,9 @@ event_names! {
     CreatedBlob => "created-blob",
     /// A partition blob already existed; `val` is its index.
     VerifiedBlob => "verified-blob",
+    /// A limiter's call to its storage finished (or was given up on); `val` is its
+    /// duration in microseconds, `msg` the operation (`acquire`, `renew`, ...).
+    StorageCall => "storage-call",
 }
 
 impl fmt::Display for EventName {
@@ -113,7 +116,7 @@ mod tests {
             assert_eq!(name.as_str().parse::<EventName>().unwrap(), *name);
             assert_eq!(name.to_string(), name.as_str());
         }
-        assert_eq!(EventName::ALL.len(), 24);
+        assert_eq!(EventName::ALL.len(), 25);
         assert_eq!(EventName::AuditFail.as_str(), "audit-fail");
         assert_eq!(EventName::CreatedContainer.as_str(), "created-container");
     }

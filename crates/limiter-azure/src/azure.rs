@@ -434,6 +434,18 @@ impl LeaseManager for AzureBlobLeases {
         .boxed()
     }
 
+    fn probe(&self) -> BoxFuture<'static, Result<(), LeaseError>> {
+        let container = self.container.clone();
+        async move {
+            container
+                .get_properties()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("read container properties", None, e))
+        }
+        .boxed()
+    }
+
     fn withdraw(&self, member: String) -> BoxFuture<'static, Result<(), LeaseError>> {
         let blob = self
             .container

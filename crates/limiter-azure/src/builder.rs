@@ -6,6 +6,7 @@ use std::time::Duration;
 use events_core::{Emitter, Lifecycle};
 
 use crate::shared::{CountingHook, Shared, Timing, partition_count};
+use crate::timed::Timed;
 use crate::{
     AzureBlobLeases, AzureSharedResource, AzureStorage, ConfigError, Credentials, LeaseManager,
 };
@@ -152,7 +153,10 @@ impl AzureSharedResourceBuilder {
         self
     }
 
-    /// The time allowed for one storage call.
+    /// The time allowed for one storage call. Once a call times out the storage counts as
+    /// silent: the limiter sends no other call and keeps one probe in flight (allowed a
+    /// third of the lease duration, at least this timeout) until the storage answers, so
+    /// that a hung server does not queue a request for every call given up on.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.timing.call_timeout = timeout;
         self
@@ -240,6 +244,7 @@ impl AzureSharedResourceBuilder {
             partitions,
         );
         shared.counting_hook = self.counting_hook;
+        let manager = Arc::new(Timed::new(manager, shared.emitter.clone()));
         Ok(AzureSharedResource {
             shared: Arc::new(shared),
             manager,

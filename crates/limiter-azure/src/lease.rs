@@ -155,4 +155,23 @@ pub trait LeaseManager: Send + Sync + fmt::Debug {
         let _ = member;
         Box::pin(async { Ok(()) })
     }
+
+    /// A cheap call that changes nothing and only tells whether the storage answers.
+    ///
+    /// While the storage is silent (a call timed out), the limiter sends no other call and
+    /// keeps exactly one probe in flight, with a long timeout: every abandoned call would
+    /// otherwise leave a request queued at a hung server, to be served (taking or renewing
+    /// leases nobody counts) before the fresh ones once it resumes. Any answer, even an
+    /// error status, ends the silence. The default calls
+    /// [`ensure_container`](Self::ensure_container); [`AzureBlobLeases`](crate::AzureBlobLeases)
+    /// reads the container's properties.
+    ///
+    /// # Errors
+    ///
+    /// [`LeaseError::NotFound`] if the container is gone (a sign of data loss); other kinds
+    /// if the storage could not be reached or refused.
+    fn probe(&self) -> BoxFuture<'static, Result<(), LeaseError>> {
+        let call = self.ensure_container();
+        Box::pin(async move { call.await.map(|_| ()) })
+    }
 }

@@ -32,10 +32,12 @@
 //! * **Safe through storage faults**: after any sign that the storage lost its data, no
 //!   partition is acquired for a lease duration plus the safety margin (other instances
 //!   may still count leases it forgot), the blobs are recreated after that and demand is
-//!   shared fairly again first; a call that went unanswered keeps its lease id, which the
-//!   next acquire proposes again (a renewal if the storage had granted it), so capacity
-//!   comes back within about a second after a hang; and `capacity()` leaves out a lease
-//!   past its counted time even before the lease loop runs.
+//!   shared fairly again first; while the storage is silent (a call timed out) only one
+//!   probe is in flight, so a hung server queues no pile of stale requests; a call that
+//!   went unanswered keeps its lease id, which the next acquire proposes again (a renewal
+//!   if the storage had granted it), so capacity comes back within about a second after a
+//!   hang; and `capacity()` leaves out a lease past its counted time even before the lease
+//!   loop runs.
 //! * **No secret in any log**: the storage SDK logs requests with their headers and URLs;
 //!   the limiter's own pipeline policy and transport keep the `Authorization` header and
 //!   SAS parameters out of what it logs, at every level.
@@ -49,7 +51,9 @@
 //! `allocated` (val = index; the partition is counted from now on), `released` (val =
 //! index; the lease is given back, or was lost), `failed` (val = index), `capacity`
 //! (val = capacity; it drops at once when a partition starts draining), `error`
-//! (msg = cause) and `shutdown`.
+//! (msg = cause), `storage-call` (one per call to the lease store: val = its duration in
+//! microseconds, msg = the [`StorageOperation`], metadata a [`StorageCall`] with the
+//! [`StorageOutcome`]) and `shutdown`.
 //!
 //! The crate has no feature flags.
 //!
@@ -93,6 +97,7 @@ mod lease;
 mod quiet;
 mod resource;
 mod shared;
+mod timed;
 
 #[doc(inline)]
 pub use crate::azure::{AzureBlobLeases, AzureStorage, Credentials, EMULATOR_ACCOUNT};
@@ -104,6 +109,8 @@ pub use crate::error::{ConfigError, LeaseError, MAX_PARTITIONS};
 pub use crate::lease::{LeaseId, LeaseManager, Member, Provisioned};
 #[doc(inline)]
 pub use crate::resource::AzureSharedResource;
+#[doc(inline)]
+pub use crate::timed::{StorageCall, StorageOperation, StorageOutcome};
 
 #[doc(no_inline)]
 pub use events_core;

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use crate::engine::Engine;
 use crate::shared::{Shared, Timing, partition_count};
+use crate::timed::Timed;
 use crate::{AzureSharedResourceBuilder, ConfigError, LeaseError, LeaseManager, Provisioned};
 
 /// How many partition blobs provisioning creates at once.
@@ -35,7 +36,8 @@ pub(crate) struct Running {
 #[derive(Debug)]
 pub struct AzureSharedResource {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) manager: Arc<dyn LeaseManager>,
+    /// The lease store, every call through it timed as a `storage-call` event.
+    pub(crate) manager: Arc<Timed>,
     pub(crate) timing: Timing,
     pub(crate) seed: Option<u64>,
     pub(crate) lifecycle: Lifecycle,
@@ -80,7 +82,7 @@ impl AzureSharedResource {
 
     /// The lease store in use.
     pub fn lease_manager(&self) -> &Arc<dyn LeaseManager> {
-        &self.manager
+        self.manager.inner()
     }
 
     /// Changes the shared capacity; new partition blobs are provisioned first (when the
@@ -242,7 +244,7 @@ impl AzureSharedResource {
         };
         let engine = Engine::new(
             Arc::clone(&self.shared),
-            Arc::clone(&self.manager),
+            Arc::clone(&self.manager) as Arc<dyn LeaseManager>,
             self.timing,
             rng,
         );

@@ -60,8 +60,8 @@ async fn storage_killed_and_restarted_empty_never_lets_the_sum_exceed_the_limit(
     fleet.stop_and_check().await;
 }
 
-/// The lease duration of the fleet's instances (the builder's default).
-const LEASE: Duration = Duration::from_secs(15);
+/// How soon after a hung storage resumes the fleet must hold the full capacity again.
+const RECOVERY: Duration = Duration::from_secs(3);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: about 35 s (storage hung for 20 s)"]
@@ -81,12 +81,11 @@ async fn storage_hung_for_20_s_keeps_the_limit_and_recovers_before_a_lease_could
     eprintln!("full capacity {took:?} after the storage resumed");
     fleet.run_for(Duration::from_secs(2)).await;
     fleet.stop_and_check().await;
-    // Re-proposed lease ids bring the capacity back before any lease taken during the
-    // hang could have lapsed (waiting them out took ~19 s). How fast, against the 3-s goal,
-    // is a figure of the azure scenario bench, not a timed test: on a loaded machine the
-    // requests Azurite queued during the hang are served first, so the time varies.
+    // One probe per instance stood in the hung server's queue (not a request per timed-out
+    // call), the ids whose calls went unanswered are proposed again, and nobody gives up a
+    // partition for its fair share right after the silence: the 3-s goal.
     assert!(
-        took < LEASE,
-        "full capacity only {took:?} after resume, later than one lease duration ({LEASE:?})"
+        took <= RECOVERY,
+        "full capacity only {took:?} after resume, later than {RECOVERY:?}"
     );
 }

@@ -569,7 +569,26 @@ async fn provisioning_reports_created_and_verified_resources() {
     let limiter = limiter(m);
     let rec = Recorder::attach(limiter.emitter());
     limiter.provision().await.unwrap();
-    let events = rec.events();
+    // Every storage call is timed as well: one for the container, one per partition.
+    let calls: Vec<String> = rec
+        .of(EventName::StorageCall)
+        .into_iter()
+        .filter_map(|r| r.msg)
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "create_container",
+            "create_partition",
+            "create_partition",
+            "create_partition"
+        ]
+    );
+    let events: Vec<_> = rec
+        .events()
+        .into_iter()
+        .filter(|r| r.name != EventName::StorageCall)
+        .collect();
     assert_eq!(events[0].name, EventName::CreatedContainer);
     assert_eq!(events[0].msg.as_deref(), Some("http://mock/c"));
     assert_eq!((events[1].name, events[1].val), (EventName::CreatedBlob, 0));

@@ -137,6 +137,13 @@ fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<()> {
     );
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(addr)
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(
+                "flowgate_limiter_storage_call_seconds".to_owned(),
+            ),
+            flowgate::metrics::STORAGE_CALL_BUCKETS,
+        )
+        .map_err(|e| anyhow::anyhow!("histogram buckets: {e}"))?
         .install()
         .map_err(|e| anyhow::anyhow!("serving metrics on {addr}: {e}"))?;
     println!("metrics: http://{addr}/metrics");

@@ -1,11 +1,12 @@
-//! Rate limiter metrics: capacity, target, partitions held and lease outcomes.
+//! Rate limiter metrics: capacity, target, partitions held, lease outcomes and storage
+//! call latency.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use metrics::{Counter, Gauge};
+use metrics::{Counter, Gauge, Histogram, Label};
 
 use super::{EventCounters, Sample, labels, with};
-use crate::events::{EventName, RateLimiter};
+use crate::events::{Event, EventName, RateLimiter};
 
 /// The metrics of one rate limiter (see `docs/metrics.md`).
 pub struct LimiterMetrics {
@@ -30,6 +31,44 @@ struct Leases {
     capacity: Gauge,
 }
 
+/// `flowgate_limiter_storage_call_seconds{operation, outcome}`: one histogram handle per
+/// pair seen, registered on its first call (a handful of pairs; each later call costs a
+/// short scan and the histogram's own record).
+struct StorageCalls {
+    base: Vec<Label>,
+    seen: Mutex<Vec<(String, &'static str, Histogram)>>,
+}
+
+impl StorageCalls {
+    fn record(&self, event: &Event) {
+        let (operation, outcome) = call_labels(event);
+        let seconds = event.val().max(0) as f64 / 1e6;
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, _, h)) = seen
+            .iter()
+            .find(|(op, out, _)| op == operation && *out == outcome)
+        {
+            return h.record(seconds);
+        }
+        let mut labels = self.base.clone();
+        labels.push(Label::new("operation", operation.to_owned()));
+        labels.push(Label::new("outcome", outcome));
+        let h = metrics::histogram!("flowgate_limiter_storage_call_seconds", labels);
+        h.record(seconds);
+        seen.push((operation.to_owned(), outcome, h));
+    }
+}
+
+/// The operation and outcome of a `storage-call` event: from its metadata when an Azure
+/// limiter raised it, else the operation from its `msg` and an `unknown` outcome.
+fn call_labels(event: &Event) -> (&str, &'static str) {
+    #[cfg(feature = "azure")]
+    if let Some(call) = event.metadata::<limiter_azure::StorageCall>() {
+        return (call.operation.as_str(), call.outcome.as_str());
+    }
+    (event.msg().unwrap_or("unknown"), "unknown")
+}
+
 impl LimiterMetrics {
     /// Starts counting `limiter`'s events and returns the sampler of its state; `pairs`
     /// are added as labels to every metric.
@@ -50,6 +89,10 @@ impl LimiterMetrics {
             target: metrics::gauge!("flowgate_limiter_target", base.clone()),
             capacity: metrics::gauge!("flowgate_limiter_capacity", base.clone()),
         };
+        let calls = StorageCalls {
+            base: base.clone(),
+            seen: Mutex::new(Vec::new()),
+        };
         use EventName as N;
         let events = EventCounters::new(
             "limiter",
@@ -65,6 +108,7 @@ impl LimiterMetrics {
                 N::VerifiedContainer,
                 N::CreatedBlob,
                 N::VerifiedBlob,
+                N::StorageCall,
                 N::Shutdown,
             ],
         );
@@ -84,6 +128,7 @@ impl LimiterMetrics {
                 }
                 EventName::Failed => leases.failed.increment(1),
                 EventName::Error => leases.error.increment(1),
+                EventName::StorageCall => calls.record(event),
                 _ => {}
             }
         });

@@ -59,6 +59,15 @@ pub use self::bbs::{BbsClientMetrics, BbsServerMetrics};
 #[doc(inline)]
 pub use self::limiter::LimiterMetrics;
 
+/// Bucket bounds in seconds that suit `flowgate_limiter_storage_call_seconds`: from 1 ms
+/// (a loopback emulator) past the limiter's call timeout (1 s by default) to its probe
+/// timeout (5 s by default). `metrics-exporter-prometheus` renders a histogram as a
+/// summary unless it is given buckets:
+/// `builder.set_buckets_for_metric(Matcher::Full("flowgate_limiter_storage_call_seconds".into()), STORAGE_CALL_BUCKETS)`.
+pub const STORAGE_CALL_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 /// A component whose state is read into gauges from time to time.
 pub trait Sample: Send + Sync {
     /// Reads the component's state into its gauges; cheap and non-blocking.

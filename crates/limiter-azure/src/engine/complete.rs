@@ -20,7 +20,9 @@ impl Engine {
             sent,
             result,
         } = done;
+        self.heard(now, &result.as_ref().map(|_| ()));
         let result = match op {
+            Op::Probe => return self.probed(now, result.map(|_| ())),
             Op::Sync => return self.synced(now, sent, result),
             Op::Withdraw => {
                 self.fair.syncing = false;
@@ -149,7 +151,7 @@ impl Engine {
                 self.repaired(now, partition == 1, result.is_ok());
             }
             // Handled before the partition bookkeeping.
-            Op::Sync | Op::Withdraw => {}
+            Op::Sync | Op::Withdraw | Op::Probe => {}
             Op::Release => {
                 let planned = matches!(&self.slots[i], Slot::Releasing(l) if *l == lease);
                 if planned {

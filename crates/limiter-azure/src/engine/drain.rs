@@ -1,6 +1,8 @@
 //! Draining: partitions no longer needed stop being counted at once and are released one
 //! rate window later; demand that returns meanwhile counts them again.
 
+use std::sync::atomic::Ordering;
+
 use events_core::EventName;
 use tokio::time::Instant;
 
@@ -10,7 +12,7 @@ impl Engine {
     /// Stops counting what is no longer wanted (and partitions beyond a reduced count);
     /// the leases are released one rate window later.
     pub(super) fn shed(&mut self, n: usize, now: Instant) {
-        let wanted = self.wanted();
+        let wanted = self.to_keep(now);
         let mut held: Vec<(usize, bool, Instant)> = self
             .slots
             .iter()
@@ -29,6 +31,17 @@ impl Engine {
             }
             self.drain(i, now);
             count -= 1;
+        }
+    }
+
+    /// How many partitions to keep: what is wanted, capped at our fair share, except
+    /// right after the storage was silent. Then capacity comes back first: every instance
+    /// keeps what it could re-acquire (a share that moved meanwhile would cost a rate
+    /// window of capacity per partition moved), and shares apply again after the grace.
+    fn to_keep(&self, now: Instant) -> u32 {
+        match self.fair.grace {
+            Some((_, until)) if now < until => self.shared.wanted.load(Ordering::Acquire),
+            _ => self.wanted(),
         }
     }
 

@@ -13,9 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::shared::{Shared, Timing};
 
+mod acquire;
 mod complete;
 mod drain;
 mod recovery;
+mod silence;
 mod sync;
 
 use self::recovery::Recovery;
@@ -91,6 +93,8 @@ enum Op {
     Sync,
     /// Removes our announcement when we want nothing.
     Withdraw,
+    /// Asks a silent storage whether it answers again.
+    Probe,
 }
 
 impl Op {
@@ -102,6 +106,7 @@ impl Op {
             Op::Repair => "recreate partition blobs",
             Op::Sync => "share partitions fairly",
             Op::Withdraw => "withdraw demand",
+            Op::Probe => "probe the storage",
         }
     }
 }
@@ -135,6 +140,10 @@ pub(crate) struct Engine {
     repairing: bool,
     recovery: Recovery,
     fair: Fairness,
+    /// When the storage stopped answering (a call timed out), until any call is answered.
+    silent_since: Option<Instant>,
+    /// The one probe is in flight.
+    probing: bool,
 }
 
 impl Engine {
@@ -154,6 +163,7 @@ impl Engine {
             syncing: false,
             withdrawing: false,
             quick_lists: 0,
+            grace: None,
         };
         Engine {
             shared,
@@ -168,6 +178,8 @@ impl Engine {
             repairing: false,
             recovery: Recovery::Normal,
             fair,
+            silent_since: None,
+            probing: false,
         }
     }
 
@@ -200,20 +212,34 @@ impl Engine {
         }
         self.refresh_capacity();
         self.publish_counted_until();
-        self.recover(now);
+        // Local bookkeeping goes on while the storage is silent; calls wait for its answer.
+        let speaking = !self.is_silent();
+        if speaking {
+            self.recover(now);
+        }
         self.expire(now);
-        self.sync(now);
+        if speaking {
+            self.sync(now);
+        }
         self.shed(n, now);
         self.reclaim(now, n);
-        self.end_drains(now);
-        self.renew(now, n);
-        self.acquire(now, n);
-        self.forget();
+        if speaking {
+            self.end_drains(now);
+            self.renew(now, n);
+            self.acquire(now, n);
+            self.forget();
+        } else {
+            self.probe();
+        }
     }
 
     fn spawn_op(&mut self, op: Op, partition: u32, lease: LeaseId) {
         let sent = Instant::now();
-        let after = self.timing.call_timeout;
+        let after = if op == Op::Probe {
+            self.probe_timeout()
+        } else {
+            self.timing.call_timeout
+        };
         let none = |r: Result<(), LeaseError>| r.map(|()| None);
         let call: BoxFuture<'static, Result<Option<Vec<Member>>, LeaseError>> = match op {
             Op::Acquire => self
@@ -236,6 +262,7 @@ impl Engine {
                 .withdraw(self.fair.member.clone())
                 .map(none)
                 .boxed(),
+            Op::Probe => self.manager.probe().map(none).boxed(),
             Op::Sync => {
                 let manager = Arc::clone(&self.manager);
                 let member = self.fair.member.clone();
@@ -313,15 +340,18 @@ impl Engine {
     /// Tells `capacity()` when the first counted lease lapses. Published before a larger
     /// held capacity and after a smaller one is never needed: a stale deadline is earlier.
     fn publish_counted_until(&self) {
-        let first = self
-            .slots
+        self.shared.set_counted_until(self.first_lapse());
+    }
+
+    /// When the first counted lease stops being counted.
+    fn first_lapse(&self) -> Option<Instant> {
+        self.slots
             .iter()
             .filter_map(|s| match s {
                 Slot::Held(h) => Some(h.expires),
                 _ => None,
             })
-            .min();
-        self.shared.set_counted_until(first);
+            .min()
     }
 
     /// Picks up partition sizes changed by a new shared capacity.
@@ -375,99 +405,12 @@ impl Engine {
         }
     }
 
-    fn renew(&mut self, now: Instant, n: usize) {
-        let mut due = Vec::new();
-        for (i, slot) in self.slots.iter_mut().enumerate().take(n) {
-            if let Slot::Held(held) = slot {
-                if !held.renewing && held.renew_at <= now {
-                    held.renewing = true;
-                    due.push((i as u32, held.lease.clone()));
-                }
-            }
-        }
-        for (i, lease) in due {
-            self.spawn_op(Op::Renew, i, lease);
-        }
-    }
-
-    fn candidates(&self, now: Instant, n: usize) -> Vec<usize> {
-        let free: Vec<(usize, bool)> = self.slots[..n]
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s {
-                Slot::Free { failed_at, .. } => Some((
-                    i,
-                    failed_at.is_some_and(|t| now < t + self.timing.lease_duration),
-                )),
-                _ => None,
-            })
-            .collect();
-        // Prefer partitions not recently seen held by someone else.
-        let fresh: Vec<usize> = free.iter().filter(|f| !f.1).map(|f| f.0).collect();
-        if fresh.is_empty() {
-            free.into_iter().map(|f| f.0).collect()
-        } else {
-            fresh
-        }
-    }
-
-    /// The partitions to hold: what was asked for, capped at our fair share when other
-    /// instances want partitions too.
-    fn wanted(&self) -> u32 {
-        let wanted = self.shared.wanted.load(Ordering::Acquire);
-        self.fair.share.map_or(wanted, |share| wanted.min(share))
-    }
-
-    fn deficit(&self) -> u32 {
-        let wanted = self.wanted();
-        wanted.saturating_sub(self.held_count() + self.acquiring)
-    }
-
-    fn room(&self) -> u32 {
-        let limit = if self.contended {
-            1
-        } else {
-            self.timing.max_concurrent_acquires
-        };
-        limit.saturating_sub(self.acquiring)
-    }
-
-    fn acquire(&mut self, now: Instant, n: usize) {
-        if now < self.next_attempt || !self.recovery.may_acquire() {
-            return;
-        }
-        let launch = self.deficit().min(self.room());
-        if launch == 0 {
-            return;
-        }
-        let mut candidates = self.candidates(now, n);
-        // Partitions whose last call went unanswered come first: the storage may hold
-        // them for us already, and asking with the same id confirms it at once.
-        let (mut known, mut rest): (Vec<usize>, Vec<usize>) = candidates
-            .drain(..)
-            .partition(|&i| matches!(&self.slots[i], Slot::Free { known: Some(_), .. }));
-        for _ in 0..launch {
-            let pick = if let Some(pick) = known.pop() {
-                pick
-            } else if rest.is_empty() {
-                break;
-            } else {
-                rest.swap_remove(self.rng.usize(0..rest.len()))
-            };
-            let lease = match std::mem::replace(&mut self.slots[pick], Slot::free()) {
-                Slot::Free {
-                    known: Some(lease), ..
-                } => lease,
-                _ => LeaseId::random(&mut self.rng),
-            };
-            self.slots[pick] = Slot::Acquiring(lease.clone());
-            self.acquiring += 1;
-            self.spawn_op(Op::Acquire, pick as u32, lease);
-        }
-    }
-
     fn next_deadline(&self, now: Instant) -> Instant {
         let mut deadline = now + Duration::from_secs(3600);
+        if self.is_silent() {
+            // Only lapses are due while the storage is silent (the probe's answer wakes us).
+            return self.first_lapse().map_or(deadline, |t| t.min(deadline));
+        }
         for slot in &self.slots {
             match slot {
                 Slot::Held(held) => {

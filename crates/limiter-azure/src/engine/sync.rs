@@ -28,6 +28,12 @@ pub(super) struct Fairness {
     /// Quick follow-up reads left after we started wanting partitions, to see the
     /// instances that started wanting at about the same time.
     pub(super) quick_lists: u8,
+    /// After the storage was silent: how much longer than usual an instance may have been
+    /// silent and still count as alive, and until when. Nobody could announce while the
+    /// storage was silent, so for a while after it answers again everyone's announcement
+    /// is older than usual, and taking the others for gone would only make the instances
+    /// take partitions from each other (each move costs a rate window of capacity).
+    pub(super) grace: Option<(Duration, Instant)>,
 }
 
 impl Engine {
@@ -103,8 +109,13 @@ impl Engine {
                 // A live instance announces at least every lease duration, late by up to one
                 // sync interval; one silent for longer (stopped, cut off) no longer counts,
                 // so that the others can take its partitions soon after its leases lapse.
-                let alive =
+                let mut alive =
                     self.timing.lease_duration + self.sync_interval() + Duration::from_secs(2);
+                match self.fair.grace {
+                    Some((extra, until)) if now < until => alive += extra,
+                    Some(_) => self.fair.grace = None,
+                    None => {}
+                }
                 let epoch = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs() / (2 * lease_secs));

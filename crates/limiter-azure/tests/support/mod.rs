@@ -4,6 +4,7 @@
 
 pub mod azurite;
 pub mod fleet;
+pub mod gated;
 pub mod mock;
 pub mod processes;
 
