@@ -1,25 +1,130 @@
 //! Delivery: where a watcher's released batches go, a callback task or a stream.
 //!
 //! A callback batch runs in its own task, carrying the span of the code that created
-//! the watcher, and counts in the rate window from the moment that task starts; a
-//! stream batch waits in the watcher's channel, holding its buffer room, until the
-//! consumer receives it (see [`Batches`](crate::Batches)).
+//! the watcher, and counts in the rate window from the moment that task starts. The
+//! tasks are tracked ([`TaskTracker`]), so that [`Batcher::stop`](crate::Batcher::stop)
+//! waits for them, and they start in the order their batches were released: each task
+//! first waits for the one released before it to have polled its callback once, so the
+//! datastore sees batches in release order however the runtime schedules the tasks.
+//!
+//! A stream batch waits in the watcher's bounded channel, holding its buffer room, until
+//! the consumer receives it (see [`Batches`](crate::Batches)). When the channel is full
+//! the watcher releases nothing more until the consumer has received half of it.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use events_core::{BoxFuture, EventName};
 use futures::FutureExt;
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{self, Permit, Receiver, Sender};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span};
 
+use crate::core::lock;
 use crate::feedback::Feedback;
 use crate::inflight::Ticket;
 use crate::{Batch, Operation};
 
+/// How many batches released to a stream may wait to be received, unless
+/// [`WatcherBuilder::stream_capacity`](crate::WatcherBuilder::stream_capacity) says
+/// otherwise.
+pub const DEFAULT_STREAM_CAPACITY: usize = 16;
+
+/// The most batches a stream may hold unreceived.
+pub(crate) const MAX_STREAM_CAPACITY: usize = 1 << 20;
+
 pub(crate) type Callback<T> =
     Arc<dyn Fn(Vec<Operation<T>>, Feedback<T>) -> BoxFuture<'static, ()> + Send + Sync>;
+
+tokio::task_local! {
+    /// The [`Delivery`] whose callback task this is, by address.
+    static IN_CALLBACK: usize;
+}
+
+/// The batcher's callback tasks: tracked, and started in release order.
+#[derive(Debug, Default)]
+pub(crate) struct Delivery {
+    tracker: TaskTracker,
+    /// Cancelled when the batcher stops: a callback that has run past its max
+    /// operation time is dropped then, so that nothing runs on after `stop`.
+    reap: CancellationToken,
+    /// Fires once the callback released last has started; the next one waits for it.
+    last_start: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl Delivery {
+    /// Spawns a callback task that starts after the one spawned before it.
+    fn spawn<F: Future<Output = ()> + Send + 'static>(
+        &self,
+        run: impl FnOnce(Started) -> F,
+        span: Span,
+    ) {
+        let (tx, rx) = oneshot::channel();
+        let before = lock(&self.last_start).replace(rx);
+        let id = self as *const Delivery as usize;
+        let run = run(Started(Some(tx)));
+        self.tracker.spawn(
+            IN_CALLBACK
+                .scope(id, async move {
+                    if let Some(before) = before {
+                        // An error means that task ended without starting (say, the
+                        // runtime shut down): nothing to wait for.
+                        let _ = before.await;
+                    }
+                    run.await;
+                })
+                .instrument(span),
+        );
+    }
+
+    /// Waits for every callback task to end; one that has run past its max operation
+    /// time is dropped. Called from inside a callback, it does not wait (the callback
+    /// would wait for itself).
+    pub(crate) async fn drain(&self) {
+        self.reap.cancel();
+        self.tracker.close();
+        let id = self as *const Delivery as usize;
+        if IN_CALLBACK
+            .try_with(|current| *current == id)
+            .unwrap_or(false)
+        {
+            return;
+        }
+        self.tracker.wait().await;
+    }
+}
+
+/// Tells the next callback task that this one has started.
+struct Started(Option<oneshot::Sender<()>>);
+
+impl Started {
+    fn fire(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A stream watcher's end of its bounded channel.
+pub(crate) struct StreamSink<T> {
+    tx: Sender<Batch<T>>,
+    /// Set when the dispatcher found the channel full: the consumer wakes it once it
+    /// has received half.
+    starved: AtomicBool,
+    /// The channel's capacity, in batches.
+    capacity: usize,
+}
+
+/// A place reserved for one batch: a callback task, or a slot in a stream's channel.
+pub(crate) enum Slot<'a, T> {
+    Task,
+    Stream(Permit<'a, Batch<T>>),
+}
 
 /// Where a watcher's batches go.
 pub(crate) enum Sink<T> {
@@ -28,7 +133,21 @@ pub(crate) enum Sink<T> {
         /// The span current where the watcher was created.
         span: Span,
     },
-    Stream(UnboundedSender<Batch<T>>),
+    Stream(StreamSink<T>),
+}
+
+impl<T> Sink<T> {
+    /// A stream's consumer received a batch and `queued` are left; returns whether the
+    /// dispatcher, held back by the full channel, should look again.
+    pub(crate) fn received(&self, queued: usize) -> bool {
+        let Sink::Stream(s) = self else {
+            return false;
+        };
+        fence(Ordering::SeqCst);
+        queued <= s.capacity / 2
+            && s.starved.load(Ordering::SeqCst)
+            && s.starved.swap(false, Ordering::SeqCst)
+    }
 }
 
 impl<T: Send + 'static> Sink<T> {
@@ -40,41 +159,83 @@ impl<T: Send + 'static> Sink<T> {
         }
     }
 
+    /// A stream sink holding at most `capacity` unreceived batches, and its receiver.
+    pub(crate) fn stream(capacity: usize) -> (Self, Receiver<Batch<T>>) {
+        let capacity = capacity.clamp(1, MAX_STREAM_CAPACITY);
+        let (tx, rx) = mpsc::channel(capacity);
+        let sink = StreamSink {
+            tx,
+            starved: AtomicBool::new(false),
+            capacity,
+        };
+        (Sink::Stream(sink), rx)
+    }
+
     /// Whether a released batch keeps its buffer room until it is received.
     pub(crate) fn holds_room(&self) -> bool {
         matches!(self, Sink::Stream(_))
     }
 
-    /// Hands a batch over; gives its operations back if the stream is gone.
+    /// A place for the next batch; `None` while a stream's channel is full (or its
+    /// consumer gone).
+    pub(crate) fn slot(&self) -> Option<Slot<'_, T>> {
+        match self {
+            Sink::Callback { .. } => Some(Slot::Task),
+            Sink::Stream(s) => {
+                if let Ok(permit) = s.tx.try_reserve() {
+                    return Some(Slot::Stream(permit));
+                }
+                s.starved.store(true, Ordering::SeqCst);
+                // Pairs with `received`: either the consumer sees the flag or we see
+                // the room it made.
+                fence(Ordering::SeqCst);
+                s.tx.try_reserve().ok().map(Slot::Stream)
+            }
+        }
+    }
+
+    /// Hands a batch over in the slot reserved for it.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn deliver(
         &self,
+        delivery: &Delivery,
+        slot: Slot<'_, T>,
         watcher: u64,
         ops: Vec<Operation<T>>,
         ticket: Ticket,
         feedback: Feedback<T>,
         max_time: Duration,
-    ) -> Result<(), Vec<Operation<T>>> {
-        match self {
-            Sink::Callback { callback, span } => {
-                let run = run_callback(callback.clone(), ops, ticket, feedback, max_time, watcher);
+    ) {
+        match (self, slot) {
+            (Sink::Callback { callback, span }, _) => {
+                let callback = callback.clone();
+                let reap = delivery.reap.clone();
                 // Without a span of its own the task keeps the batcher's.
                 let span = if span.is_none() {
                     Span::current()
                 } else {
                     span.clone()
                 };
-                tokio::spawn(run.instrument(span));
-                Ok(())
+                delivery.spawn(
+                    move |started| {
+                        run_callback(
+                            callback, ops, ticket, feedback, max_time, watcher, started, reap,
+                        )
+                    },
+                    span,
+                );
             }
-            // The stream can be dropped after the queue looked; its batch is kept for
-            // `take_unsent` like the ones the stream held.
-            Sink::Stream(tx) => tx
-                .send(Batch::new(ops, ticket, feedback))
-                .map_err(|unsent| unsent.0.into_unsent()),
+            // A batch sent after the consumer dropped the stream is drained by its
+            // `Drop` and kept for `take_unsent`, like the ones the stream held.
+            (Sink::Stream(_), Slot::Stream(permit)) => {
+                permit.send(Batch::new(ops, ticket, feedback));
+            }
+            (Sink::Stream(_), Slot::Task) => unreachable!("a stream's slot is in its channel"),
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_callback<T>(
     callback: Callback<T>,
     ops: Vec<Operation<T>>,
@@ -82,11 +243,22 @@ async fn run_callback<T>(
     feedback: Feedback<T>,
     max_time: Duration,
     watcher: u64,
+    started: Started,
+    reap: CancellationToken,
 ) {
     // The datastore sees the batch from the moment the callback starts, however late
     // the runtime got to this task.
     ticket.start();
-    let run = AssertUnwindSafe(async move { callback(ops, feedback).await }).catch_unwind();
+    let mut inner = std::pin::pin!(
+        AssertUnwindSafe(async move { callback(ops, feedback).await }).catch_unwind()
+    );
+    let mut started = started;
+    // The next task may start once this callback has run to its first await.
+    let run = std::future::poll_fn(move |cx| {
+        let out = inner.as_mut().poll(cx);
+        started.fire();
+        out
+    });
     tokio::pin!(run);
     let outcome = match tokio::time::timeout(max_time, &mut run).await {
         Ok(outcome) => outcome,
@@ -97,7 +269,16 @@ async fn run_callback<T>(
                 "batch exceeded the max operation time; it counts as done"
             );
             ticket.finish();
-            run.await
+            tokio::select! {
+                outcome = &mut run => outcome,
+                _ = reap.cancelled() => {
+                    tracing::debug!(
+                        watcher,
+                        "the batcher stopped; a callback past its max operation time is dropped"
+                    );
+                    return;
+                }
+            }
         }
     };
     ticket.finish();

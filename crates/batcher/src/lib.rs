@@ -130,7 +130,7 @@ mod pause;
 mod queue;
 mod resources;
 mod scheduler;
-mod starts;
+mod signals;
 mod watcher;
 mod window;
 
@@ -138,6 +138,8 @@ mod window;
 pub use crate::adaptive::{AdaptiveCapacity, CapacityChange};
 #[doc(inline)]
 pub use crate::batcher::{Batcher, Stopped};
+#[doc(inline)]
+pub use crate::delivery::DEFAULT_STREAM_CAPACITY;
 #[doc(inline)]
 pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
 #[doc(inline)]

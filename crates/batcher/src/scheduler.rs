@@ -159,6 +159,10 @@ impl Scheduler {
                         // and then rather than piling up behind a long pass.
                         tokio::task::consume_budget().await;
                     }
+                    Step::Held => {
+                        i += 1;
+                        continue 'queues;
+                    }
                     Step::Lingering { until } => {
                         earliest(until, &mut out.wake_at);
                         i += 1;

@@ -5,12 +5,11 @@ use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::Receiver;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::buffer::NoRoom;
@@ -29,6 +28,7 @@ pub struct WatcherBuilder {
     max_batch_size: usize,
     max_attempts: u32,
     max_operation_time: Option<Duration>,
+    stream_capacity: Option<usize>,
 }
 
 impl WatcherBuilder {
@@ -55,11 +55,22 @@ impl WatcherBuilder {
         self
     }
 
-    fn queue<T: Send + 'static>(&self, batcher: &Batcher, sink: Sink<T>) -> WatcherQueue<T> {
+    /// How many batches released to a [`stream`](Self::stream) watcher may wait to be
+    /// received; default [`DEFAULT_STREAM_CAPACITY`](crate::DEFAULT_STREAM_CAPACITY),
+    /// taken as at least 1 and at most 2²⁰. While the stream holds that many, the
+    /// watcher's operations wait in the buffer (holding their room there) and other
+    /// watchers go on; releases resume once the consumer has received half of them.
+    /// Callback watchers ignore it.
+    pub fn stream_capacity(mut self, batches: usize) -> Self {
+        self.stream_capacity = Some(batches);
+        self
+    }
+
+    fn queue<T: Send + 'static>(&self, batcher: &Batcher, sink: Sink<T>) -> Arc<WatcherQueue<T>> {
         let core = batcher.core().clone();
         let max_time = self
             .max_operation_time
-            .unwrap_or(core.options.max_operation_time);
+            .unwrap_or(core.options().max_operation_time);
         WatcherQueue::new(
             core,
             if self.max_batch_size == 0 {
@@ -112,16 +123,8 @@ impl WatcherBuilder {
             Box::pin(callback(ops, feedback))
         }));
         Watcher {
-            queue: self.arc(batcher, sink),
+            queue: self.queue(batcher, sink),
         }
-    }
-
-    fn arc<T: Send + 'static>(&self, batcher: &Batcher, sink: Sink<T>) -> Arc<WatcherQueue<T>> {
-        Arc::new_cyclic(|me| {
-            let mut queue = self.queue(batcher, sink);
-            queue.me = me.clone();
-            queue
-        })
     }
 
     /// A watcher whose batches arrive on a [`Batches`] stream.
@@ -155,9 +158,12 @@ impl WatcherBuilder {
     /// # }
     /// ```
     pub fn stream<T: Send + 'static>(self, batcher: &Batcher) -> (Watcher<T>, Batches<T>) {
-        let (tx, rx) = unbounded_channel();
-        let queue = self.arc(batcher, Sink::Stream(tx));
-        let finished = batcher.core().lifecycle.finished.clone().cancelled_owned();
+        let capacity = self
+            .stream_capacity
+            .unwrap_or(crate::DEFAULT_STREAM_CAPACITY);
+        let (sink, rx) = Sink::stream(capacity);
+        let queue = self.queue(batcher, sink);
+        let finished = batcher.core().lifecycle().finished();
         (
             Watcher {
                 queue: queue.clone(),
@@ -199,12 +205,7 @@ impl<T> Clone for Watcher<T> {
 
 impl<T> fmt::Debug for Watcher<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Watcher")
-            .field("id", &self.queue.id)
-            .field("max_batch_size", &self.queue.max_batch_size)
-            .field("max_attempts", &self.queue.max_attempts)
-            .field("max_operation_time", &self.queue.max_operation_time)
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&*self.queue, f)
     }
 }
 
@@ -222,7 +223,7 @@ impl<T: Send + 'static> Watcher<T> {
 
     /// A number identifying the watcher within its batcher (used in events).
     pub fn id(&self) -> u64 {
-        self.queue.id
+        self.queue.id()
     }
 
     /// Enqueues `op` if there is room now, without waiting.
@@ -254,20 +255,20 @@ impl<T: Send + 'static> Watcher<T> {
     ///
     /// Dropping the future before it completes drops `op` with it; it was not enqueued.
     pub async fn enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
-        let core = &self.queue.core;
+        let core = &self.queue.core();
         let (op, cost) = self.check(op)?;
         let op = match self.reserve_and_push(op, &cost) {
             Ok(()) => return Ok(()),
-            Err(e) if e.is_buffer_full() && !core.options.error_on_full_buffer => {
+            Err(e) if e.is_buffer_full() && !core.options().error_on_full_buffer => {
                 e.into_operation()
             }
             Err(e) => return Err(e),
         };
         // The enqueue that filled the buffer woke the dispatcher already.
-        match core.buffer.admit(&cost).await {
+        match core.buffer().admit(&cost).await {
             Ok(full) => {
-                if self.queue.closed.load(Ordering::Acquire) {
-                    core.buffer.release(1, &cost);
+                if self.queue.is_closed() {
+                    core.buffer().release(1, &cost);
                     return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
                 }
                 self.push_admitted(op, full);
@@ -293,8 +294,8 @@ impl<T: Send + 'static> Watcher<T> {
     #[inline]
     /// The operation and its cost in each resource, if it may be enqueued.
     fn check(&self, op: Operation<T>) -> Result<(Operation<T>, Costs), EnqueueError<T>> {
-        let core = &self.queue.core;
-        if let Some(max_attempts) = self.queue.max_attempts {
+        let core = &self.queue.core();
+        if let Some(max_attempts) = self.queue.max_attempts() {
             if op.attempts() >= max_attempts {
                 let kind = EnqueueErrorKind::TooManyAttempts {
                     attempts: op.attempts(),
@@ -303,7 +304,7 @@ impl<T: Send + 'static> Watcher<T> {
                 return Err(EnqueueError::new(kind, op));
             }
         }
-        match core.resources.check(&op) {
+        match core.resources().check(&op) {
             Ok(cost) => Ok((op, cost)),
             Err(kind) => Err(EnqueueError::new(kind, op)),
         }
@@ -311,21 +312,21 @@ impl<T: Send + 'static> Watcher<T> {
 
     #[inline]
     fn reserve_and_push(&self, op: Operation<T>, cost: &Costs) -> Result<(), EnqueueError<T>> {
-        let core = &self.queue.core;
+        let core = &self.queue.core();
         if core.is_stopped() {
             return Err(EnqueueError::new(EnqueueErrorKind::Stopped, op));
         }
-        if self.queue.closed.load(Ordering::Acquire) {
+        if self.queue.is_closed() {
             return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
         }
-        match core.buffer.try_admit(cost) {
+        match core.buffer().try_admit(cost) {
             Ok(full) => {
                 self.push_admitted(op, full);
                 Ok(())
             }
             Err(NoRoom::Full) => {
                 let kind = EnqueueErrorKind::BufferFull {
-                    buffer_size: core.buffer.size(),
+                    buffer_size: core.buffer().size(),
                 };
                 Err(EnqueueError::new(kind, op))
             }
@@ -335,12 +336,7 @@ impl<T: Send + 'static> Watcher<T> {
 
     #[inline]
     fn push_admitted(&self, op: Operation<T>, full: bool) {
-        self.queue.push(op);
-        if full {
-            // A full buffer releases what it holds without waiting for a tick or a
-            // full batch: tell the dispatcher.
-            self.queue.core.wake.notify_one();
-        }
+        self.queue.push(op, full);
     }
 }
 
@@ -372,7 +368,7 @@ impl<T: Send + 'static> Watcher<T> {
 /// enqueues on the watcher fail with [`EnqueueErrorKind::Closed`], handing the
 /// operation back. Batches already received are unaffected.
 pub struct Batches<T> {
-    rx: UnboundedReceiver<Batch<T>>,
+    rx: Receiver<Batch<T>>,
     finished: Pin<Box<WaitForCancellationFutureOwned>>,
     queue: Arc<WatcherQueue<T>>,
 }
@@ -380,7 +376,7 @@ pub struct Batches<T> {
 impl<T> fmt::Debug for Batches<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Batches")
-            .field("watcher", &self.queue.id)
+            .field("watcher", &self.queue.id())
             .finish_non_exhaustive()
     }
 }
@@ -407,12 +403,19 @@ impl<T: Send + 'static> Batches<T> {
 
 impl<T> Drop for Batches<T> {
     fn drop(&mut self) {
-        // Closed first, so the dispatcher releases nothing more to this watcher; a batch
-        // it is sending now fails to send and is restored by the dispatcher itself.
+        // Closed first, so the dispatcher releases nothing more to this watcher. The
+        // channel ends only once no slot is reserved, so a batch the dispatcher is
+        // handing over now (it holds a slot for a few instructions, never across an
+        // await) is drained too.
         self.queue.close();
         self.rx.close();
-        while let Ok(batch) = self.rx.try_recv() {
-            self.queue.restore(batch.into_unsent());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        loop {
+            match self.rx.poll_recv(&mut cx) {
+                Poll::Ready(Some(batch)) => self.queue.restore(batch.into_unsent()),
+                Poll::Ready(None) => break,
+                Poll::Pending => std::thread::yield_now(),
+            }
         }
     }
 }
@@ -433,7 +436,7 @@ impl<T> Stream for Batches<T> {
             // Received: the datastore may see it from now, and its operations no longer
             // hold buffer room.
             batch.ticket.start();
-            this.queue.core.buffer.delivered(batch.len());
+            this.queue.received(batch.len(), this.rx.len());
         }
         Poll::Ready(batch)
     }
