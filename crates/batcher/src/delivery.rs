@@ -28,7 +28,7 @@ use tracing::{Instrument, Span};
 use crate::core::lock;
 use crate::feedback::Feedback;
 use crate::inflight::Ticket;
-use crate::{Batch, Operation};
+use crate::{Batch, Operation, WatcherKind};
 
 /// How many batches released to a stream may wait to be received, unless
 /// [`WatcherBuilder::stream_capacity`](crate::WatcherBuilder::stream_capacity) says
@@ -137,6 +137,13 @@ pub(crate) enum Sink<T> {
 }
 
 impl<T> Sink<T> {
+    pub(crate) fn kind(&self) -> WatcherKind {
+        match self {
+            Sink::Callback { .. } => WatcherKind::Callback,
+            Sink::Stream(_) => WatcherKind::Stream,
+        }
+    }
+
     /// A stream's consumer received a batch and `queued` are left; returns whether the
     /// dispatcher, held back by the full channel, should look again.
     pub(crate) fn received(&self, queued: usize) -> bool {

@@ -130,6 +130,7 @@ mod pause;
 mod queue;
 mod resources;
 mod scheduler;
+mod shard;
 mod signals;
 mod watcher;
 mod window;
@@ -145,7 +146,7 @@ pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
 #[doc(inline)]
 pub use crate::feedback::Feedback;
 #[doc(inline)]
-pub use crate::operation::{BatchMetadata, Operation, OperationInfo, ResourceCosts};
+pub use crate::operation::{BatchMetadata, Operation, OperationInfo, ResourceCosts, WatcherKind};
 #[doc(inline)]
 pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE, MAX_DURATION};
 #[doc(inline)]

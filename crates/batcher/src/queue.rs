@@ -8,21 +8,15 @@ use std::time::Duration;
 use events_core::EventName;
 use tokio::time::Instant;
 
-use crate::chunked::Chunked;
 use crate::core::{Core, Padded, after, lock};
 use crate::delivery::Sink;
 use crate::feedback::Feedback;
 use crate::pacing::Allowances;
 use crate::resources::Costs;
+use crate::shard::Shard;
 use crate::{BatchMetadata, Operation};
 
 const TIMER_SLACK: Duration = Duration::from_millis(2);
-
-pub(crate) struct Shard<T> {
-    pub(crate) ops: Chunked<Operation<T>>,
-    /// When the shard last went from empty to non-empty.
-    pub(crate) since: Instant,
-}
 
 /// Producers on different threads push to different shards, so one busy watcher does
 /// not serialise its producers on one lock.
@@ -118,12 +112,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
             core,
             id,
             shards: (0..shard_count())
-                .map(|_| {
-                    Padded(Mutex::new(Shard {
-                        ops: Chunked::default(),
-                        since: now,
-                    }))
-                })
+                .map(|_| Padded(Mutex::new(Shard::new(now))))
                 .collect(),
             scheduled: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -144,12 +133,8 @@ impl<T: Send + 'static> WatcherQueue<T> {
         let shard = &self.shards[shard_hint() % self.shards.len()].0;
         let (was_empty, len) = {
             let mut s = lock(shard);
-            let was_empty = s.ops.is_empty();
-            if was_empty {
-                s.since = Instant::now();
-            }
-            s.ops.push_back(op);
-            (was_empty, s.ops.len())
+            let was_empty = s.push(op);
+            (was_empty, s.len())
         };
         if was_empty && !self.scheduled.swap(true, Ordering::SeqCst) {
             self.core.signals().schedule(self.clone());
@@ -164,7 +149,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
     pub(crate) fn take_all(&self) -> Vec<Operation<T>> {
         let mut out = std::mem::take(&mut *lock(&self.returned));
         for shard in self.shards.iter() {
-            lock(&shard.0).ops.drain_into(&mut out);
+            lock(&shard.0).drain_into(&mut out);
         }
         let cost = self.costs(&out);
         if !out.is_empty() {
@@ -255,10 +240,11 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         let mut lone = false;
         for shard in self.shards.iter() {
             let s = lock(&shard.0);
-            if let Some(head) = s.ops.front() {
-                total += s.ops.len();
-                oldest = Some(oldest.map_or(s.since, |o| o.min(s.since)));
-                lone |= !head.is_batchable();
+            if let Some(head) = s.front() {
+                total += s.len();
+                let since = s.since();
+                oldest = Some(oldest.map_or(since, |o| o.min(since)));
+                lone |= !head.op.is_batchable();
             }
         }
         let Some(oldest) = oldest else {
@@ -288,24 +274,30 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         let mut blocked = None;
         let n = self.shards.len();
         let start = self.rotor.fetch_add(1, Ordering::Relaxed);
+        let resources = self.core.resources();
         'shards: for i in 0..n {
             let mut s = lock(&self.shards[(start + i) % n].0);
-            while let Some(head) = s.ops.front() {
+            while let Some(head) = s.front() {
                 if batch.len() >= max {
                     break 'shards;
                 }
                 // Names were checked when the operation was enqueued.
-                let c = self.core.resources().costs(head).unwrap_or_default();
-                if !head.is_batchable() && !batch.is_empty() {
+                let c = match head.extra {
+                    None => Costs::primary(u64::from(head.op.cost())),
+                    Some(_) => resources
+                        .costs_of(head.op.cost(), head.extra_costs())
+                        .unwrap_or_default(),
+                };
+                let alone = !head.op.is_batchable();
+                if alone && !batch.is_empty() {
                     break;
                 }
                 if !allowance.admits(&cost, &c) {
                     blocked = Some(c);
                     break 'shards;
                 }
-                let alone = !head.is_batchable();
                 cost.add(&c);
-                batch.extend(s.ops.pop_front());
+                batch.extend(s.pop_front());
                 if alone {
                     break 'shards;
                 }
@@ -332,7 +324,13 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
             self.core
                 .emitter()
                 .emit_with(EventName::Batch, count as i64, |e| {
-                    e.with_metadata(BatchMetadata::of(self.id, &batch, self.core.resources()))
+                    let kind = self.sink.kind();
+                    e.with_msg(kind.msg()).with_metadata(BatchMetadata::of(
+                        self.id,
+                        kind,
+                        &batch,
+                        self.core.resources(),
+                    ))
                 });
         }
         let feedback = Feedback::new(self.core.clone(), self.me.clone());
@@ -353,7 +351,7 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         if self.closed.load(Ordering::Acquire) {
             return false;
         }
-        let empty = self.shards.iter().all(|s| lock(&s.0).ops.is_empty());
+        let empty = self.shards.iter().all(|s| lock(&s.0).is_empty());
         if empty {
             return false;
         }

@@ -146,8 +146,18 @@ impl Resources {
     /// not have.
     #[inline]
     pub(crate) fn costs<T>(&self, op: &Operation<T>) -> Result<Costs, &'static str> {
-        let mut costs = Costs::primary(u64::from(op.cost()));
-        for (name, cost) in op.extra_costs() {
+        self.costs_of(op.cost(), op.extra_costs())
+    }
+
+    /// The costs of an operation of primary cost `primary` and extra costs `extra`.
+    #[inline]
+    pub(crate) fn costs_of(
+        &self,
+        primary: u32,
+        extra: impl Iterator<Item = (&'static str, u32)>,
+    ) -> Result<Costs, &'static str> {
+        let mut costs = Costs::primary(u64::from(primary));
+        for (name, cost) in extra {
             match self.index(name) {
                 Some(r) => costs.0[r] = u64::from(cost),
                 None => return Err(name),
