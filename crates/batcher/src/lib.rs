@@ -114,6 +114,7 @@
 
 mod adaptive;
 mod batcher;
+mod batches;
 mod buffer;
 mod chunked;
 mod core;
@@ -140,6 +141,8 @@ pub use crate::adaptive::{AdaptiveCapacity, CapacityChange};
 #[doc(inline)]
 pub use crate::batcher::{Batcher, Stopped};
 #[doc(inline)]
+pub use crate::batches::{Batch, Batches};
+#[doc(inline)]
 pub use crate::delivery::DEFAULT_STREAM_CAPACITY;
 #[doc(inline)]
 pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
@@ -154,7 +157,7 @@ pub use crate::pause::{ExponentialPause, PauseInfo, PausePolicy, PauseReason};
 #[doc(inline)]
 pub use crate::resources::{MAX_RESOURCES, PRIMARY_RESOURCE};
 #[doc(inline)]
-pub use crate::watcher::{Batch, Batches, Watcher, WatcherBuilder};
+pub use crate::watcher::{Watcher, WatcherBuilder};
 
 #[doc(no_inline)]
 pub use events_core;
