@@ -11,8 +11,10 @@
 //! the consumer receives it (see [`Batches`](crate::Batches)). When the channel is full
 //! the watcher releases nothing more until the consumer has received half of it.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,6 +48,10 @@ tokio::task_local! {
     static IN_CALLBACK: usize;
 }
 
+/// A callback batch's work, type-erased so that batches of every watcher queue up in
+/// one line.
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// The batcher's callback tasks: tracked, and started in release order.
 #[derive(Debug, Default)]
 pub(crate) struct Delivery {
@@ -53,33 +59,56 @@ pub(crate) struct Delivery {
     /// Cancelled when the batcher stops: a callback that has run past its max
     /// operation time is dropped then, so that nothing runs on after `stop`.
     reap: CancellationToken,
+    line: Arc<Mutex<Line>>,
+}
+
+/// The callback batches released and not yet picked up by a task, in release order.
+#[derive(Default)]
+struct Line {
+    jobs: VecDeque<Job>,
     /// Fires once the callback released last has started; the next one waits for it.
-    last_start: Mutex<Option<oneshot::Receiver<()>>>,
+    last_start: Option<oneshot::Receiver<()>>,
+}
+
+impl std::fmt::Debug for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Line")
+            .field("jobs", &self.jobs.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Delivery {
-    /// Spawns a callback task that starts after the one spawned before it.
+    /// Queues a callback batch and spawns a task for it. `run` is given what fires once
+    /// the batch released before has started, and what to fire once this one has.
+    ///
+    /// Tasks do not take their own batch but the oldest one waiting, so whichever task
+    /// the runtime polls first starts the batch released first; a task then waits for
+    /// its predecessor only in the moment between two tasks taking batches and starting
+    /// them.
     fn spawn<F: Future<Output = ()> + Send + 'static>(
         &self,
-        run: impl FnOnce(Started) -> F,
+        run: impl FnOnce(Option<oneshot::Receiver<()>>, Started) -> F,
         span: Span,
     ) {
-        let (tx, rx) = oneshot::channel();
-        let before = lock(&self.last_start).replace(rx);
         let id = self as *const Delivery as usize;
-        let run = run(Started(Some(tx)));
-        self.tracker.spawn(
-            IN_CALLBACK
-                .scope(id, async move {
-                    if let Some(before) = before {
-                        // An error means that task ended without starting (say, the
-                        // runtime shut down): nothing to wait for.
-                        let _ = before.await;
-                    }
-                    run.await;
-                })
-                .instrument(span),
-        );
+        {
+            let mut line = lock(&self.line);
+            let (tx, rx) = oneshot::channel();
+            let before = line.last_start.replace(rx);
+            let job = IN_CALLBACK
+                .scope(id, run(before, Started(Some(tx))))
+                .instrument(span);
+            line.jobs.push_back(Box::pin(job));
+        }
+        let line = self.line.clone();
+        self.tracker.spawn(async move {
+            // Every task is spawned after its batch joined the line, so there is one.
+            let job = lock(&line).jobs.pop_front();
+            if let Some(job) = job {
+                job.await;
+            }
+        });
     }
 
     /// Waits for every callback task to end; one that has run past its max operation
@@ -224,10 +253,18 @@ impl<T: Send + 'static> Sink<T> {
                     span.clone()
                 };
                 delivery.spawn(
-                    move |started| {
-                        run_callback(
-                            callback, ops, ticket, feedback, max_time, watcher, started, reap,
-                        )
+                    move |before, started| {
+                        run_callback(Run {
+                            callback,
+                            ops,
+                            ticket,
+                            feedback,
+                            max_time,
+                            watcher,
+                            before,
+                            started,
+                            reap,
+                        })
                     },
                     span,
                 );
@@ -242,48 +279,76 @@ impl<T: Send + 'static> Sink<T> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_callback<T>(
+/// What a callback task needs.
+struct Run<T> {
     callback: Callback<T>,
     ops: Vec<Operation<T>>,
-    mut ticket: Ticket,
+    ticket: Ticket,
     feedback: Feedback<T>,
     max_time: Duration,
     watcher: u64,
+    /// Fires once the callback released before this one has started.
+    before: Option<oneshot::Receiver<()>>,
     started: Started,
     reap: CancellationToken,
-) {
+}
+
+// The task's state is kept small (a callback task exists per batch, and a backlog of
+// them is memory): the callback's future is boxed, and what the task holds across its
+// awaits is held once.
+async fn run_callback<T>(run: Run<T>) {
+    let Run {
+        callback,
+        ops,
+        mut ticket,
+        feedback,
+        max_time,
+        watcher,
+        before,
+        mut started,
+        reap,
+    } = run;
+    if let Some(before) = before {
+        // An error means that task ended without starting (say, the runtime shut
+        // down): nothing to wait for.
+        let _ = before.await;
+    }
     // The datastore sees the batch from the moment the callback starts, however late
     // the runtime got to this task.
     ticket.start();
-    let mut inner = std::pin::pin!(
-        AssertUnwindSafe(async move { callback(ops, feedback).await }).catch_unwind()
-    );
-    let mut started = started;
-    // The next task may start once this callback has run to its first await.
-    let run = std::future::poll_fn(move |cx| {
-        let out = inner.as_mut().poll(cx);
-        started.fire();
-        out
-    });
-    tokio::pin!(run);
-    let outcome = match tokio::time::timeout(max_time, &mut run).await {
-        Ok(outcome) => outcome,
-        Err(_) => {
-            tracing::debug!(
-                watcher,
-                ?max_time,
-                "batch exceeded the max operation time; it counts as done"
-            );
-            ticket.finish();
-            tokio::select! {
-                outcome = &mut run => outcome,
-                _ = reap.cancelled() => {
+    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(move || callback(ops, feedback)))
+    {
+        Err(panic) => {
+            started.fire();
+            Err(panic)
+        }
+        Ok(future) => {
+            let mut future = AssertUnwindSafe(future).catch_unwind();
+            // The next task may start once this callback has run to its first await.
+            let mut run = std::future::poll_fn(move |cx| {
+                let out = Pin::new(&mut future).poll(cx);
+                started.fire();
+                out
+            });
+            match tokio::time::timeout(max_time, &mut run).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
                     tracing::debug!(
                         watcher,
-                        "the batcher stopped; a callback past its max operation time is dropped"
+                        ?max_time,
+                        "batch exceeded the max operation time; it counts as done"
                     );
-                    return;
+                    ticket.finish();
+                    tokio::select! {
+                        outcome = &mut run => outcome,
+                        _ = reap.cancelled() => {
+                            tracing::debug!(
+                                watcher,
+                                "the batcher stopped; a callback past its max operation time is dropped"
+                            );
+                            return;
+                        }
+                    }
                 }
             }
         }
