@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use events_core::{BoxFuture, EventName};
 use futures::FutureExt;
-use tokio::sync::mpsc::{self, Permit, Receiver, Sender};
+use tokio::sync::mpsc::{self, Receiver, Sender};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -149,12 +149,6 @@ pub(crate) struct StreamSink<T> {
     capacity: usize,
 }
 
-/// A place reserved for one batch: a callback task, or a slot in a stream's channel.
-pub(crate) enum Slot<'a, T> {
-    Task,
-    Stream(Permit<'a, Batch<T>>),
-}
-
 /// Where a watcher's batches go.
 pub(crate) enum Sink<T> {
     Callback {
@@ -212,38 +206,43 @@ impl<T: Send + 'static> Sink<T> {
         matches!(self, Sink::Stream(_))
     }
 
-    /// A place for the next batch; `None` while a stream's channel is full (or its
-    /// consumer gone).
-    pub(crate) fn slot(&self) -> Option<Slot<'_, T>> {
+    /// Whether the sink can take a batch now: a stream's channel is not full (a
+    /// callback sink always can). The dispatcher is a stream's only sender, so room
+    /// found here is still there when it delivers; a stream dropped meanwhile hands
+    /// the batch back.
+    pub(crate) fn has_room(&self) -> bool {
         match self {
-            Sink::Callback { .. } => Some(Slot::Task),
+            Sink::Callback { .. } => true,
             Sink::Stream(s) => {
-                if let Ok(permit) = s.tx.try_reserve() {
-                    return Some(Slot::Stream(permit));
+                if s.tx.capacity() > 0 {
+                    return true;
                 }
                 s.starved.store(true, Ordering::SeqCst);
                 // Pairs with `received`: either the consumer sees the flag or we see
                 // the room it made.
                 fence(Ordering::SeqCst);
-                s.tx.try_reserve().ok().map(Slot::Stream)
+                s.tx.capacity() > 0
             }
         }
     }
 
-    /// Hands a batch over in the slot reserved for it.
+    /// Hands a batch over; gives its operations back if the stream is gone.
+    ///
+    /// A stream's slot is reserved here and filled at once, with no user code between,
+    /// so that a stream dropped meanwhile (its drop drains what reserved slots hold)
+    /// never waits on a slot the dispatcher holds.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn deliver(
         &self,
         delivery: &Delivery,
-        slot: Slot<'_, T>,
         watcher: u64,
         ops: Vec<Operation<T>>,
         ticket: Ticket,
         feedback: Feedback<T>,
         max_time: Duration,
-    ) {
-        match (self, slot) {
-            (Sink::Callback { callback, span }, _) => {
+    ) -> Result<(), Vec<Operation<T>>> {
+        match self {
+            Sink::Callback { callback, span } => {
                 let callback = callback.clone();
                 let reap = delivery.reap.clone();
                 // Without a span of its own the task keeps the batcher's.
@@ -268,13 +267,18 @@ impl<T: Send + 'static> Sink<T> {
                     },
                     span,
                 );
+                Ok(())
             }
-            // A batch sent after the consumer dropped the stream is drained by its
-            // `Drop` and kept for `take_unsent`, like the ones the stream held.
-            (Sink::Stream(_), Slot::Stream(permit)) => {
-                permit.send(Batch::new(ops, ticket, feedback));
-            }
-            (Sink::Stream(_), Slot::Task) => unreachable!("a stream's slot is in its channel"),
+            // The stream can be dropped after the queue looked; its batch is kept for
+            // `take_unsent` like the ones the stream held (and one sent just before the
+            // drop is drained by it).
+            Sink::Stream(s) => match s.tx.try_reserve() {
+                Ok(permit) => {
+                    permit.send(Batch::new(ops, ticket, feedback));
+                    Ok(())
+                }
+                Err(_) => Err(Batch::new(ops, ticket, feedback).into_unsent()),
+            },
         }
     }
 }

@@ -7,8 +7,10 @@
 //!
 //! * [`Operation`]: a payload, a cost, batchable or not, and an attempt counter.
 //! * [`Watcher`]: per unit of work; receives its batches through an async callback
-//!   ([`WatcherBuilder::callback`], each batch its own task) or a stream
-//!   ([`WatcherBuilder::stream`], a [`Batches`] stream of [`Batch`] guards). Payload
+//!   ([`WatcherBuilder::callback`], each batch its own task, the tasks started in
+//!   release order and awaited by [`Batcher::stop`]) or a stream
+//!   ([`WatcherBuilder::stream`], a [`Batches`] stream of [`Batch`] guards, holding at
+//!   most [`stream_capacity`](WatcherBuilder::stream_capacity) unreceived). Payload
 //!   types are chosen per watcher; one batcher serves watchers of different types.
 //! * [`BatcherBuilder`]: go-batcher's options and defaults, plus [`linger`](BatcherBuilder::linger)
 //!   and more named [`resource`](BatcherBuilder::resource)s, each with its own limiter.

@@ -265,9 +265,9 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
             return Step::Lingering { until: due };
         }
 
-        let Some(slot) = self.sink.slot() else {
+        if !self.sink.has_room() {
             return Step::Held;
-        };
+        }
         let max = self.max_batch_size;
         let mut batch: Vec<Operation<T>> = Vec::with_capacity(total.min(max));
         let mut cost = Costs::default();
@@ -334,15 +334,16 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
                 });
         }
         let feedback = Feedback::new(self.core.clone(), self.me.clone());
-        self.sink.deliver(
+        if let Err(unsent) = self.sink.deliver(
             self.core.delivery(),
-            slot,
             self.id,
             batch,
             ticket,
             feedback,
             self.max_operation_time,
-        );
+        ) {
+            self.restore(unsent);
+        }
         Step::Released { ops: count, cost }
     }
 
@@ -367,7 +368,7 @@ mod tests {
     use crate::Batcher;
 
     #[tokio::test(start_paused = true)]
-    async fn a_stream_that_can_no_longer_receive_is_released_nothing_and_keeps_it_for_take_all() {
+    async fn a_batch_its_stream_can_no_longer_receive_is_kept_for_take_all() {
         let batcher = Batcher::builder().build().unwrap();
         let core = batcher.core().clone();
         let (sink, rx) = Sink::stream(4);
@@ -380,7 +381,13 @@ mod tests {
             queue.push(Operation::new(i, 2), false);
         }
         let step = queue.release(Instant::now(), true, &Allowances::default(), &mut || {});
-        assert_eq!(step, Step::Held);
+        assert_eq!(
+            step,
+            Step::Released {
+                ops: 3,
+                cost: Costs::primary(6)
+            }
+        );
         assert_eq!(batcher.operations_in_buffer(), 3);
         assert_eq!(batcher.needs_capacity(), 6);
         assert_eq!(batcher.inflight(), 0);
