@@ -270,7 +270,7 @@ impl CapacityChange {
             self.old, self.new, self.limiter
         );
         let info = *self;
-        core.emitter
+        core.emitter()
             .emit_with(name, i64::try_from(self.new).unwrap_or(i64::MAX), |e| {
                 e.with_msg(msg).with_metadata(info)
             });
@@ -281,10 +281,10 @@ impl Core {
     /// The capacity the dispatcher works with at `now`, given the limiter's: the
     /// limiter's, or less while the datastore's throttling keeps it down.
     pub(crate) fn effective_capacity(&self, now: Instant, limiter: u64) -> u64 {
-        let Some(adaptive) = &self.adaptive else {
+        let Some(adaptive) = self.adaptive() else {
             return limiter;
         };
-        let (capacity, change) = adaptive.effective(now, limiter, self.buffer.cost(0) > 0);
+        let (capacity, change) = adaptive.effective(now, limiter, self.buffer().cost(0) > 0);
         if let Some(change) = change {
             change.emit(self, EventName::CapacityRaise);
         }
@@ -293,7 +293,7 @@ impl Core {
 
     /// A batch was reported throttled: cut the effective capacity if configured.
     pub(crate) fn capacity_throttled(&self, now: Instant) {
-        let (Some(adaptive), Some(limiter)) = (&self.adaptive, self.resources.limiter(0)) else {
+        let (Some(adaptive), Some(limiter)) = (self.adaptive(), self.resources().limiter(0)) else {
             return;
         };
         if let Some(change) = adaptive.throttled(now, u64::from(limiter.capacity())) {
@@ -303,7 +303,7 @@ impl Core {
 
     /// A batch was written without throttling.
     pub(crate) fn capacity_succeeded(&self) {
-        if let Some(adaptive) = &self.adaptive {
+        if let Some(adaptive) = self.adaptive() {
             adaptive.succeeded();
         }
     }

@@ -1,20 +1,14 @@
 //! [`Batcher`]: the long-lived handle, one per datastore.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use events_core::{Emitter, RateLimiter};
-use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::adaptive::Adaptive;
-use crate::buffer::Buffer;
 use crate::core::Core;
-use crate::lifecycle::Lifecycle;
 use crate::options::BatcherBuilder;
 use crate::pause::PauseReason;
 use crate::resources::Resources;
-use crate::starts::Starts;
 use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loops};
 
 /// Releases operations to their watchers in batches, within the capacity of a rate
@@ -31,7 +25,10 @@ use crate::{BatcherError, EnqueueError, Operation, Watcher, WatcherBuilder, loop
 /// [`cancellation_token`](BatcherBuilder::cancellation_token)) ends the loops and raises a
 /// [`Shutdown`](events_core::EventName::Shutdown) event. Nothing enqueued is dropped silently:
 ///
-/// * batches already handed out run to completion;
+/// * batches already handed out run to completion: `stop` returns once every callback
+///   task has ended (a callback that has run past its max operation time is dropped
+///   then, so that nothing of the batcher runs on after `stop`; called from inside a
+///   callback, `stop` does not wait for the callbacks);
 /// * operations still buffered stay with their watcher; take them back with
 ///   [`Watcher::take_unsent`] ([`Stopped::unsent`] says how many there were in all);
 /// * enqueueing afterwards, and `enqueue` calls waiting for room, fail with
@@ -104,23 +101,7 @@ impl Batcher {
 
     pub(crate) fn from_builder(b: BatcherBuilder, resources: Resources) -> Batcher {
         let cancel = b.cancel.map(|t| t.child_token()).unwrap_or_default();
-        let buffer_size = b.options.buffer_size;
-        let (pause, adaptive) = (b.options.pause, b.options.adaptive);
-        let core = Arc::new(Core {
-            options: b.options,
-            owns_emitter: b.emitter.is_none(),
-            emitter: b.emitter.unwrap_or_else(|| Emitter::new("batcher")),
-            resources,
-            buffer: Buffer::new(buffer_size),
-            inflight: Default::default(),
-            wake: Notify::new(),
-            incoming: Mutex::new(Vec::new()),
-            flush_requested: AtomicBool::new(false),
-            lifecycle: Lifecycle::new(cancel, pause),
-            adaptive: adaptive.map(Adaptive::new),
-            next_watcher: AtomicU64::new(0),
-            starts: Starts::default(),
-        });
+        let core = Arc::new(Core::new(b.options, b.emitter, resources, cancel));
         Batcher {
             _owner: Arc::new(Owner(core.clone())),
             core,
@@ -162,7 +143,7 @@ impl Batcher {
     /// [`BatcherError::NoRuntime`].
     pub fn start(&self) -> Result<(), BatcherError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| BatcherError::NoRuntime)?;
-        let lifecycle = &self.core.lifecycle;
+        let lifecycle = self.core.lifecycle();
         lifecycle.begin()?;
         let span = tracing::debug_span!("batcher");
         let core = &self.core;
@@ -172,14 +153,17 @@ impl Batcher {
         Ok(())
     }
 
-    /// Stops the batcher and waits for its loops to end (see [Stopping](#stopping)).
+    /// Stops the batcher and waits for its loops and its callback tasks to end (see
+    /// [Stopping](#stopping)); stream batches already released stay with their streams.
     ///
     /// Calling it again only reports the state again.
     pub async fn stop(&self) -> Stopped {
         self.core.shutdown();
-        self.core.lifecycle.join().await;
+        self.core.lifecycle().join().await;
+        // The loops are over, so no callback task starts after this.
+        self.core.delivery().drain().await;
         Stopped {
-            unsent: self.core.buffer.unsent(),
+            unsent: self.core.buffer().unsent(),
             inflight: self.inflight(),
         }
     }
@@ -200,15 +184,14 @@ impl Batcher {
     /// capacity.
     pub fn pause(&self) {
         self.core
-            .lifecycle
-            .pause(&self.core.emitter, PauseReason::Manual, None);
-        self.core.wake.notify_one();
+            .lifecycle()
+            .pause(self.core.emitter(), PauseReason::Manual, None);
+        self.core.signals().ring();
     }
 
     /// Asks for a flush now, releasing partial batches as capacity allows; returns at once.
     pub fn flush(&self) {
-        self.core.flush_requested.store(true, Ordering::Release);
-        self.core.wake.notify_one();
+        self.core.signals().request_flush();
     }
 
     /// Operations enqueued and not yet handed out: those waiting in the watchers'
@@ -216,7 +199,7 @@ impl Batcher {
     /// received. Both take room in the buffer, so a slow stream consumer holds
     /// producers back.
     pub fn operations_in_buffer(&self) -> usize {
-        self.core.buffer.ops()
+        self.core.buffer().ops()
     }
 
     /// The capacity the batcher needs in its primary resource: the cost of everything
@@ -240,39 +223,39 @@ impl Batcher {
     /// given to the builder is left open, since other components may share it; close it
     /// with [`Emitter::close`] when they are done.
     pub fn emitter(&self) -> &Emitter {
-        &self.core.emitter
+        self.core.emitter()
     }
 
     /// The capacity the batcher works with: the rate limiter's, or less while an
     /// [`adaptive_capacity`](BatcherBuilder::adaptive_capacity) keeps it down after
     /// throttling; `None` without a limiter.
     pub fn effective_capacity(&self) -> Option<u64> {
-        let limiter = u64::from(self.core.resources.limiter(0)?.capacity());
-        let adjusted = self.core.adaptive.as_ref().and_then(|a| a.current());
+        let limiter = u64::from(self.core.resources().limiter(0)?.capacity());
+        let adjusted = self.core.adaptive().as_ref().and_then(|a| a.current());
         Some(adjusted.map_or(limiter, |c| c.min(limiter)))
     }
 
     /// The primary resource's rate limiter, if any.
     pub fn rate_limiter(&self) -> Option<&Arc<dyn RateLimiter>> {
-        self.core.resources.limiter(0)
+        self.core.resources().limiter(0)
     }
 
     /// The names of the batcher's resources, the primary one first.
     pub fn resources(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.core.resources.names()
+        self.core.resources().names()
     }
 
     /// The rate limiter of the resource named `name` (the primary one included).
     pub fn resource_limiter(&self, name: &str) -> Option<&Arc<dyn RateLimiter>> {
-        let r = self.core.resources.names().position(|n| n == name)?;
-        self.core.resources.limiter(r)
+        let r = self.core.resources().names().position(|n| n == name)?;
+        self.core.resources().limiter(r)
     }
 
     /// What the batcher needs in the resource named `name`: the cost in it of everything
     /// enqueued and not yet done (what its limiter is asked for); `None` for a resource
     /// the batcher does not have.
     pub fn needs_capacity_of(&self, name: &str) -> Option<u64> {
-        let r = self.core.resources.names().position(|n| n == name)?;
+        let r = self.core.resources().names().position(|n| n == name)?;
         Some(self.core.needs(r))
     }
 }

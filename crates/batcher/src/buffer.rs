@@ -67,7 +67,7 @@ impl Buffer {
 
     #[inline]
     fn add_cost(&self, costs: &Costs) {
-        for (counter, c) in self.cost.iter().zip(costs.0) {
+        for (counter, c) in self.cost.iter().zip(costs.iter()) {
             if c != 0 {
                 counter.fetch_add(c, Ordering::AcqRel);
             }
@@ -76,7 +76,7 @@ impl Buffer {
 
     #[inline]
     fn sub_cost(&self, costs: &Costs) {
-        for (counter, c) in self.cost.iter().zip(costs.0) {
+        for (counter, c) in self.cost.iter().zip(costs.iter()) {
             if c != 0 {
                 counter.fetch_sub(c, Ordering::AcqRel);
             }

@@ -1,21 +1,20 @@
 //! The state shared by the batcher handle, its loops, its watchers and its batches.
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use events_core::{Emitter, EventName};
-use tokio::sync::Notify;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::adaptive::Adaptive;
 use crate::buffer::Buffer;
+use crate::delivery::Delivery;
 use crate::inflight::{Inflight, Ticket};
 use crate::lifecycle::Lifecycle;
 use crate::options::Options;
-use crate::queue::Queue;
 use crate::resources::{Costs, Resources};
-use crate::starts::Starts;
+use crate::signals::Signals;
 
 /// Keeps hot counters on their own cache line so producers on different cores do not
 /// invalidate each other's unrelated data.
@@ -36,29 +35,27 @@ pub(crate) fn after(at: Instant, d: Duration) -> Instant {
         .unwrap_or(at)
 }
 
+/// The batcher's components, shared by its handle, loops, watchers and batches. Each
+/// component keeps its own state behind its own API; `Core` only ties them together.
 pub(crate) struct Core {
-    pub(crate) options: Options,
-    pub(crate) emitter: Emitter,
+    options: Options,
+    emitter: Emitter,
     /// Whether the batcher made its emitter, and so closes it when it stops.
-    pub(crate) owns_emitter: bool,
+    owns_emitter: bool,
     /// The named capacities, the primary one first, each with its limiter (if any).
-    pub(crate) resources: Resources,
+    resources: Resources,
     /// Admission, room and the buffered counters.
-    pub(crate) buffer: Buffer,
+    buffer: Buffer,
     /// Batches handed out and not yet done.
-    pub(crate) inflight: Inflight,
-    /// Wakes the dispatcher: a queue became ready, a batch is full, a batch finished.
-    pub(crate) wake: Notify,
-    /// Queues that became non-empty since the dispatcher last looked.
-    pub(crate) incoming: Mutex<Vec<Arc<dyn Queue>>>,
-    pub(crate) flush_requested: AtomicBool,
+    inflight: Inflight,
+    /// The callback tasks, tracked and started in release order.
+    delivery: Delivery,
+    /// What wakes the dispatcher, and what it is told when it wakes.
+    signals: Signals,
     /// Started, paused, stopped, and the loops' tasks.
-    pub(crate) lifecycle: Lifecycle,
-    pub(crate) next_watcher: AtomicU64,
-    /// When released batches started, for the dispatcher's window.
-    pub(crate) starts: Starts,
+    lifecycle: Lifecycle,
     /// The effective capacity adjusted to the datastore's throttling, if configured.
-    pub(crate) adaptive: Option<Adaptive>,
+    adaptive: Option<Adaptive>,
 }
 
 impl std::fmt::Debug for Core {
@@ -73,6 +70,62 @@ impl std::fmt::Debug for Core {
 }
 
 impl Core {
+    pub(crate) fn new(
+        options: Options,
+        emitter: Option<Emitter>,
+        resources: Resources,
+        cancel: CancellationToken,
+    ) -> Self {
+        Core {
+            buffer: Buffer::new(options.buffer_size),
+            lifecycle: Lifecycle::new(cancel, options.pause),
+            adaptive: options.adaptive.map(Adaptive::new),
+            owns_emitter: emitter.is_none(),
+            emitter: emitter.unwrap_or_else(|| Emitter::new("batcher")),
+            options,
+            resources,
+            inflight: Inflight::default(),
+            delivery: Delivery::default(),
+            signals: Signals::default(),
+        }
+    }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.options
+    }
+
+    pub(crate) fn emitter(&self) -> &Emitter {
+        &self.emitter
+    }
+
+    pub(crate) fn resources(&self) -> &Resources {
+        &self.resources
+    }
+
+    pub(crate) fn buffer(&self) -> &Buffer {
+        &self.buffer
+    }
+
+    pub(crate) fn inflight(&self) -> &Inflight {
+        &self.inflight
+    }
+
+    pub(crate) fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
+    pub(crate) fn signals(&self) -> &Signals {
+        &self.signals
+    }
+
+    pub(crate) fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
+    pub(crate) fn adaptive(&self) -> Option<&Adaptive> {
+        self.adaptive.as_ref()
+    }
+
     pub(crate) fn is_stopped(&self) -> bool {
         self.lifecycle.is_stopped()
     }
@@ -83,7 +136,7 @@ impl Core {
             return false;
         }
         self.buffer.close();
-        self.wake.notify_one();
+        self.signals.ring();
         tracing::debug!(buffered = self.buffer.ops(), "batcher stopped");
         self.emitter.emit(EventName::Shutdown, 0);
         if self.owns_emitter {
@@ -113,7 +166,16 @@ impl Core {
 
     /// Tells the dispatcher that a batch holding a window claim started (or never will).
     pub(crate) fn settle_claim(&self, at: Option<Instant>, cost: Costs) {
-        self.starts.report(at, cost, &self.wake);
+        self.signals.report_start(at, cost);
+    }
+
+    /// A batch of `cost` handed out in `epoch` is done.
+    pub(crate) fn finish_batch(&self, epoch: u64, cost: &Costs) {
+        self.inflight.finish(epoch, cost);
+        if self.options.max_concurrent_batches.is_some() {
+            // The concurrency limit may have held releases back.
+            self.signals.ring();
+        }
     }
 
     pub(crate) fn inflight_batches(&self) -> usize {

@@ -99,10 +99,10 @@ impl<T> Feedback<T> {
         let core = &self.core;
         let ms = retry_after.map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         tracing::debug!(?retry_after, "a batch was throttled");
-        core.emitter.emit(EventName::Throttled, ms);
+        core.emitter().emit(EventName::Throttled, ms);
         core.capacity_throttled(Instant::now());
-        core.lifecycle
-            .pause(&core.emitter, PauseReason::Throttled, retry_after);
+        core.lifecycle()
+            .pause(core.emitter(), PauseReason::Throttled, retry_after);
     }
 
     /// Whether [`throttled`](Self::throttled) was called.

@@ -35,7 +35,7 @@ impl Inflight {
         s.epoch
     }
 
-    fn finish(&self, epoch: u64, cost: &Costs) {
+    pub(crate) fn finish(&self, epoch: u64, cost: &Costs) {
         let mut s = lock(&self.0);
         if s.epoch == epoch {
             s.batches = s.batches.saturating_sub(1);
@@ -113,14 +113,11 @@ impl Ticket {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        self.core.inflight.finish(self.epoch, &self.cost);
-        if self.core.options.max_concurrent_batches.is_some() {
-            self.core.wake.notify_one();
-        }
+        self.core.finish_batch(self.epoch, &self.cost);
     }
 
     pub(crate) fn emitter(&self) -> &Emitter {
-        &self.core.emitter
+        self.core.emitter()
     }
 }
 

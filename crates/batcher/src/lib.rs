@@ -7,8 +7,10 @@
 //!
 //! * [`Operation`]: a payload, a cost, batchable or not, and an attempt counter.
 //! * [`Watcher`]: per unit of work; receives its batches through an async callback
-//!   ([`WatcherBuilder::callback`], each batch its own task) or a stream
-//!   ([`WatcherBuilder::stream`], a [`Batches`] stream of [`Batch`] guards). Payload
+//!   ([`WatcherBuilder::callback`], each batch its own task, the tasks started in
+//!   release order and awaited by [`Batcher::stop`]) or a stream
+//!   ([`WatcherBuilder::stream`], a [`Batches`] stream of [`Batch`] guards, holding at
+//!   most [`stream_capacity`](WatcherBuilder::stream_capacity) unreceived). Payload
 //!   types are chosen per watcher; one batcher serves watchers of different types.
 //! * [`BatcherBuilder`]: go-batcher's options and defaults, plus [`linger`](BatcherBuilder::linger)
 //!   and more named [`resource`](BatcherBuilder::resource)s, each with its own limiter.
@@ -114,6 +116,7 @@
 
 mod adaptive;
 mod batcher;
+mod batches;
 mod buffer;
 mod chunked;
 mod core;
@@ -130,7 +133,8 @@ mod pause;
 mod queue;
 mod resources;
 mod scheduler;
-mod starts;
+mod shard;
+mod signals;
 mod watcher;
 mod window;
 
@@ -139,11 +143,15 @@ pub use crate::adaptive::{AdaptiveCapacity, CapacityChange};
 #[doc(inline)]
 pub use crate::batcher::{Batcher, Stopped};
 #[doc(inline)]
+pub use crate::batches::{Batch, Batches};
+#[doc(inline)]
+pub use crate::delivery::DEFAULT_STREAM_CAPACITY;
+#[doc(inline)]
 pub use crate::error::{BatcherError, EnqueueError, EnqueueErrorKind};
 #[doc(inline)]
 pub use crate::feedback::Feedback;
 #[doc(inline)]
-pub use crate::operation::{BatchMetadata, Operation, OperationInfo, ResourceCosts};
+pub use crate::operation::{BatchMetadata, Operation, OperationInfo, ResourceCosts, WatcherKind};
 #[doc(inline)]
 pub use crate::options::{BatcherBuilder, MAX_BUFFER_SIZE, MAX_DURATION};
 #[doc(inline)]
@@ -151,7 +159,7 @@ pub use crate::pause::{ExponentialPause, PauseInfo, PausePolicy, PauseReason};
 #[doc(inline)]
 pub use crate::resources::{MAX_RESOURCES, PRIMARY_RESOURCE};
 #[doc(inline)]
-pub use crate::watcher::{Batch, Batches, Watcher, WatcherBuilder};
+pub use crate::watcher::{Watcher, WatcherBuilder};
 
 #[doc(no_inline)]
 pub use events_core;

@@ -12,7 +12,9 @@ use std::time::Duration;
 use events_core::{Emitter, EventName};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{
+    CancellationToken, WaitForCancellationFuture, WaitForCancellationFutureOwned,
+};
 
 use crate::BatcherError;
 use crate::core::{Core, Padded, lock};
@@ -23,9 +25,9 @@ pub(crate) struct Lifecycle {
     stopped: Padded<AtomicBool>,
     started: AtomicBool,
     /// Cancelled to stop the loops.
-    pub(crate) cancel: CancellationToken,
+    cancel: CancellationToken,
     /// Cancelled once the dispatcher has released its last batch.
-    pub(crate) finished: CancellationToken,
+    finished: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     pauses: Pauses,
 }
@@ -56,6 +58,26 @@ impl Lifecycle {
             return Err(BatcherError::AlreadyStarted);
         }
         Ok(())
+    }
+
+    /// Completes once the loops are told to stop.
+    pub(crate) fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.cancel.cancelled()
+    }
+
+    /// Whether the loops are told to stop.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// The dispatcher has released its last batch: streams end after what they hold.
+    pub(crate) fn finish(&self) {
+        self.finished.cancel();
+    }
+
+    /// Completes once the dispatcher has released its last batch.
+    pub(crate) fn finished(&self) -> WaitForCancellationFutureOwned {
+        self.finished.clone().cancelled_owned()
     }
 
     pub(crate) fn add_task(&self, task: JoinHandle<()>) {
@@ -124,8 +146,14 @@ impl Lifecycle {
 /// the rate limiter it calls): the batcher stops, every stream ends, and what is
 /// buffered stays for `take_unsent`, so a failed loop loses nothing and hangs nobody.
 pub(crate) struct LoopGuard {
-    pub(crate) core: Arc<Core>,
-    pub(crate) name: &'static str,
+    core: Arc<Core>,
+    name: &'static str,
+}
+
+impl LoopGuard {
+    pub(crate) fn new(core: Arc<Core>, name: &'static str) -> Self {
+        LoopGuard { core, name }
+    }
 }
 
 impl Drop for LoopGuard {
@@ -135,7 +163,7 @@ impl Drop for LoopGuard {
                 task = self.name,
                 "a batcher loop panicked; the batcher stops"
             );
-            self.core.emitter.emit_msg(
+            self.core.emitter().emit_msg(
                 EventName::Error,
                 0,
                 format!(
@@ -148,7 +176,7 @@ impl Drop for LoopGuard {
         }
         if self.name == "dispatch" {
             self.core.shutdown();
-            self.core.lifecycle.finished.cancel();
+            self.core.lifecycle().finish();
         }
     }
 }

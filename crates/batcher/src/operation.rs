@@ -47,7 +47,35 @@ pub struct Operation<T> {
 /// A `Vec` of (resource, cost), boxed as a whole: a `Vec` or a boxed slice inline would
 /// take two or three words in every operation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct ExtraCosts(Vec<(&'static str, u32)>);
+pub(crate) struct ExtraCosts(Vec<(&'static str, u32)>);
+
+impl ExtraCosts {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+/// An operation as a watcher's queue keeps it: without its extra costs, which the
+/// queue keeps aside for the few operations that have some, so that a buffered
+/// operation with only a primary cost takes the payload and one word.
+#[derive(Debug)]
+pub(crate) struct Stored<T> {
+    payload: T,
+    cost: u32,
+    flags: u32,
+}
+
+impl<T> Stored<T> {
+    #[inline]
+    pub(crate) fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    #[inline]
+    pub(crate) fn is_batchable(&self) -> bool {
+        self.flags & NOT_BATCHABLE == 0
+    }
+}
 
 const NOT_BATCHABLE: u32 = 1 << 31;
 const ATTEMPTS: u32 = NOT_BATCHABLE - 1;
@@ -163,6 +191,41 @@ impl<T> Operation<T> {
         self.flags & ATTEMPTS
     }
 
+    /// The operation as a queue stores it, and its extra costs if it has any.
+    #[inline]
+    pub(crate) fn split(self) -> (Stored<T>, Option<Box<ExtraCosts>>) {
+        let Operation {
+            payload,
+            cost,
+            flags,
+            extra,
+        } = self;
+        (
+            Stored {
+                payload,
+                cost,
+                flags,
+            },
+            extra,
+        )
+    }
+
+    /// The operation that [`split`](Self::split) took apart.
+    #[inline]
+    pub(crate) fn join(stored: Stored<T>, extra: Option<Box<ExtraCosts>>) -> Self {
+        let Stored {
+            payload,
+            cost,
+            flags,
+        } = stored;
+        Operation {
+            payload,
+            cost,
+            flags,
+            extra,
+        }
+    }
+
     #[inline]
     pub(crate) fn mark_attempt(&mut self) {
         if self.flags & ATTEMPTS != ATTEMPTS {
@@ -190,12 +253,54 @@ pub struct OperationInfo {
     pub batchable: bool,
 }
 
+/// The form of a watcher: where its batches go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WatcherKind {
+    /// A watcher made with [`WatcherBuilder::callback`](crate::WatcherBuilder::callback)
+    /// or [`callback_with_feedback`](crate::WatcherBuilder::callback_with_feedback).
+    Callback,
+    /// A watcher made with [`WatcherBuilder::stream`](crate::WatcherBuilder::stream).
+    Stream,
+}
+
+impl WatcherKind {
+    /// `"callback"` or `"stream"`: the [`Batch`](events_core::EventName::Batch) event's
+    /// msg.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatcherKind::Callback => "callback",
+            WatcherKind::Stream => "stream",
+        }
+    }
+
+    /// The event msg, made once per kind so that an event costs no allocation for it.
+    pub(crate) fn msg(self) -> std::sync::Arc<str> {
+        use std::sync::{Arc, OnceLock};
+        static CALLBACK: OnceLock<Arc<str>> = OnceLock::new();
+        static STREAM: OnceLock<Arc<str>> = OnceLock::new();
+        let cell = match self {
+            WatcherKind::Callback => &CALLBACK,
+            WatcherKind::Stream => &STREAM,
+        };
+        cell.get_or_init(|| Arc::from(self.as_str())).clone()
+    }
+}
+
+impl fmt::Display for WatcherKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The metadata of a [`Batch`](events_core::EventName::Batch) event: the operations of
 /// the batch. Recover it with `event.metadata::<BatchMetadata>()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchMetadata {
     /// The watcher the batch went to.
     pub watcher: u64,
+    /// Whether that watcher is a callback or a stream (also the event's msg).
+    pub kind: WatcherKind,
     /// The batch's operations, in the order handed out.
     pub operations: Vec<OperationInfo>,
     /// The operations' costs in each resource of the batcher, the primary one first
@@ -213,9 +318,15 @@ pub struct ResourceCosts {
 }
 
 impl BatchMetadata {
-    pub(crate) fn of<T>(watcher: u64, ops: &[Operation<T>], resources: &Resources) -> Self {
+    pub(crate) fn of<T>(
+        watcher: u64,
+        kind: WatcherKind,
+        ops: &[Operation<T>],
+        resources: &Resources,
+    ) -> Self {
         BatchMetadata {
             watcher,
+            kind,
             operations: ops
                 .iter()
                 .map(|op| OperationInfo {
@@ -253,6 +364,8 @@ mod tests {
         let op = op.with_batchable(true);
         assert_eq!((op.attempts(), op.is_batchable()), (5, true));
         assert_eq!(std::mem::size_of::<Operation<u64>>(), 24);
+        // Buffered, an operation without extra costs takes the payload and one word.
+        assert_eq!(std::mem::size_of::<Stored<u64>>(), 16);
     }
 
     #[test]

@@ -54,9 +54,14 @@ impl Allowance {
 
 /// What a pass may release now in each resource (`None`: that resource is unlimited).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Allowances(pub(crate) [Option<Allowance>; MAX_RESOURCES]);
+pub(crate) struct Allowances([Option<Allowance>; MAX_RESOURCES]);
 
 impl Allowances {
+    /// Sets resource `r`'s allowance (`None`: it has no limiter).
+    pub(crate) fn set(&mut self, r: usize, allowance: Option<Allowance>) {
+        self.0[r] = allowance;
+    }
+
     /// Whether an operation costing `cost` may join `taken` already released: every
     /// limited resource admits its cost there.
     #[inline]

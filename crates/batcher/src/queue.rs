@@ -8,21 +8,15 @@ use std::time::Duration;
 use events_core::EventName;
 use tokio::time::Instant;
 
-use crate::chunked::Chunked;
 use crate::core::{Core, Padded, after, lock};
 use crate::delivery::Sink;
 use crate::feedback::Feedback;
 use crate::pacing::Allowances;
 use crate::resources::Costs;
+use crate::shard::Shard;
 use crate::{BatchMetadata, Operation};
 
 const TIMER_SLACK: Duration = Duration::from_millis(2);
-
-pub(crate) struct Shard<T> {
-    pub(crate) ops: Chunked<Operation<T>>,
-    /// When the shard last went from empty to non-empty.
-    pub(crate) since: Instant,
-}
 
 /// Producers on different threads push to different shards, so one busy watcher does
 /// not serialise its producers on one lock.
@@ -43,22 +37,33 @@ fn shard_hint() -> usize {
 }
 
 pub(crate) struct WatcherQueue<T> {
-    pub(crate) core: Arc<Core>,
-    pub(crate) id: u64,
-    pub(crate) shards: Box<[Padded<Mutex<Shard<T>>>]>,
-    pub(crate) scheduled: AtomicBool,
+    core: Arc<Core>,
+    id: u64,
+    shards: Box<[Padded<Mutex<Shard<T>>>]>,
+    scheduled: AtomicBool,
     /// Set once a stream watcher's [`Batches`](crate::Batches) is dropped: nothing more
     /// is released to it and nothing more is accepted.
-    pub(crate) closed: AtomicBool,
+    closed: AtomicBool,
     /// Operations of batches that never reached a dropped stream, awaiting `take_all`.
     returned: Mutex<Vec<Operation<T>>>,
     rotor: AtomicUsize,
-    pub(crate) max_batch_size: usize,
-    pub(crate) max_attempts: Option<u32>,
-    pub(crate) max_operation_time: Duration,
-    pub(crate) sink: Sink<T>,
-    /// This queue, for the feedback of its batches (set by the watcher builder).
-    pub(crate) me: Weak<WatcherQueue<T>>,
+    max_batch_size: usize,
+    max_attempts: Option<u32>,
+    max_operation_time: Duration,
+    sink: Sink<T>,
+    /// This queue, for the feedback of its batches.
+    me: Weak<WatcherQueue<T>>,
+}
+
+impl<T> std::fmt::Debug for WatcherQueue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("id", &self.id)
+            .field("max_batch_size", &self.max_batch_size)
+            .field("max_attempts", &self.max_attempts)
+            .field("max_operation_time", &self.max_operation_time)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one attempt to release a batch from a queue came to.
@@ -72,6 +77,9 @@ pub(crate) enum Step {
     Blocked { cost: Costs },
     /// Nothing is buffered.
     Empty,
+    /// The watcher's stream holds as many unreceived batches as it may; its consumer
+    /// wakes the dispatcher once it has received some.
+    Held,
 }
 
 /// The dispatcher's view of a watcher's queue, whatever its payload type.
@@ -97,19 +105,14 @@ impl<T: Send + 'static> WatcherQueue<T> {
         max_attempts: Option<u32>,
         max_operation_time: Duration,
         sink: Sink<T>,
-    ) -> Self {
+    ) -> Arc<Self> {
         let now = Instant::now();
-        let id = core.next_watcher.fetch_add(1, Ordering::Relaxed);
-        WatcherQueue {
+        let id = core.signals().next_watcher_id();
+        Arc::new_cyclic(|me| WatcherQueue {
             core,
             id,
             shards: (0..shard_count())
-                .map(|_| {
-                    Padded(Mutex::new(Shard {
-                        ops: Chunked::default(),
-                        since: now,
-                    }))
-                })
+                .map(|_| Padded(Mutex::new(Shard::new(now))))
                 .collect(),
             scheduled: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -119,28 +122,26 @@ impl<T: Send + 'static> WatcherQueue<T> {
             max_attempts,
             max_operation_time,
             sink,
-            me: Weak::new(),
-        }
+            me: me.clone(),
+        })
     }
 
-    /// Pushes an operation that already has its buffer room reserved.
+    /// Pushes an operation that already has its buffer room reserved; `full` says the
+    /// buffer is full after it.
     #[inline]
-    pub(crate) fn push(self: &Arc<Self>, op: Operation<T>) {
+    pub(crate) fn push(self: &Arc<Self>, op: Operation<T>, full: bool) {
         let shard = &self.shards[shard_hint() % self.shards.len()].0;
         let (was_empty, len) = {
             let mut s = lock(shard);
-            let was_empty = s.ops.is_empty();
-            if was_empty {
-                s.since = Instant::now();
-            }
-            s.ops.push_back(op);
-            (was_empty, s.ops.len())
+            let was_empty = s.push(op);
+            (was_empty, s.len())
         };
         if was_empty && !self.scheduled.swap(true, Ordering::SeqCst) {
-            lock(&self.core.incoming).push(self.clone());
-            self.core.wake.notify_one();
-        } else if len == self.max_batch_size || self.core.options.linger.is_zero() {
-            self.core.wake.notify_one();
+            self.core.signals().schedule(self.clone());
+        } else if full || len == self.max_batch_size || self.core.options().linger.is_zero() {
+            // A full buffer releases what it holds without waiting for a tick or a
+            // full batch.
+            self.core.signals().ring();
         }
     }
 
@@ -148,24 +149,52 @@ impl<T: Send + 'static> WatcherQueue<T> {
     pub(crate) fn take_all(&self) -> Vec<Operation<T>> {
         let mut out = std::mem::take(&mut *lock(&self.returned));
         for shard in self.shards.iter() {
-            lock(&shard.0).ops.drain_into(&mut out);
+            lock(&shard.0).drain_into(&mut out);
         }
         let cost = self.costs(&out);
         if !out.is_empty() {
-            self.core.buffer.release(out.len(), &cost);
+            self.core.buffer().release(out.len(), &cost);
         }
         out
     }
 }
 
 impl<T> WatcherQueue<T> {
+    /// The watcher's id within its batcher.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    pub(crate) fn max_attempts(&self) -> Option<u32> {
+        self.max_attempts
+    }
+
+    /// Whether the watcher's stream was dropped.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     /// What `ops` cost in each resource.
     fn costs(&self, ops: &[Operation<T>]) -> Costs {
         let mut cost = Costs::default();
         for op in ops {
-            cost.add(&self.core.resources.costs(op).unwrap_or_default());
+            cost.add(&self.core.resources().costs(op).unwrap_or_default());
         }
         cost
+    }
+
+    /// The stream's consumer received a batch of `ops` operations and `queued` batches
+    /// are left: their room is free, and the dispatcher is woken if the full channel
+    /// held this watcher back.
+    pub(crate) fn received(&self, ops: usize, queued: usize) {
+        self.core.buffer().delivered(ops);
+        if self.sink.received(queued) {
+            self.core.signals().ring();
+        }
     }
 
     /// Marks a stream watcher's queue closed: its stream was dropped.
@@ -184,7 +213,7 @@ impl<T> WatcherQueue<T> {
         }
         let cost = self.costs(&ops);
         let count = ops.len();
-        self.core.buffer.undelivered(count, &cost);
+        self.core.buffer().undelivered(count, &cost);
         lock(&self.returned).extend(ops);
         tracing::debug!(
             watcher = self.id,
@@ -211,10 +240,11 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         let mut lone = false;
         for shard in self.shards.iter() {
             let s = lock(&shard.0);
-            if let Some(head) = s.ops.front() {
-                total += s.ops.len();
-                oldest = Some(oldest.map_or(s.since, |o| o.min(s.since)));
-                lone |= !head.is_batchable();
+            if let Some(head) = s.front() {
+                total += s.len();
+                let since = s.since();
+                oldest = Some(oldest.map_or(since, |o| o.min(since)));
+                lone |= !head.op.is_batchable();
             }
         }
         let Some(oldest) = oldest else {
@@ -222,40 +252,52 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         };
         // Timers fire a millisecond or two late; aiming that much early keeps the wait
         // within the linger.
-        let due = after(oldest, self.core.options.linger.saturating_sub(TIMER_SLACK));
+        let due = after(
+            oldest,
+            self.core.options().linger.saturating_sub(TIMER_SLACK),
+        );
         let ripe = forced
             || lone
             || total >= self.max_batch_size
             || due <= now
-            || self.core.buffer.is_full();
+            || self.core.buffer().is_full();
         if !ripe {
             return Step::Lingering { until: due };
         }
 
+        if !self.sink.has_room() {
+            return Step::Held;
+        }
         let max = self.max_batch_size;
         let mut batch: Vec<Operation<T>> = Vec::with_capacity(total.min(max));
         let mut cost = Costs::default();
         let mut blocked = None;
         let n = self.shards.len();
         let start = self.rotor.fetch_add(1, Ordering::Relaxed);
+        let resources = self.core.resources();
         'shards: for i in 0..n {
             let mut s = lock(&self.shards[(start + i) % n].0);
-            while let Some(head) = s.ops.front() {
+            while let Some(head) = s.front() {
                 if batch.len() >= max {
                     break 'shards;
                 }
                 // Names were checked when the operation was enqueued.
-                let c = self.core.resources.costs(head).unwrap_or_default();
-                if !head.is_batchable() && !batch.is_empty() {
+                let c = match head.extra {
+                    None => Costs::primary(u64::from(head.op.cost())),
+                    Some(_) => resources
+                        .costs_of(head.op.cost(), head.extra_costs())
+                        .unwrap_or_default(),
+                };
+                let alone = !head.op.is_batchable();
+                if alone && !batch.is_empty() {
                     break;
                 }
                 if !allowance.admits(&cost, &c) {
                     blocked = Some(c);
                     break 'shards;
                 }
-                let alone = !head.is_batchable();
                 cost.add(&c);
-                batch.extend(s.ops.pop_front());
+                batch.extend(s.pop_front());
                 if alone {
                     break 'shards;
                 }
@@ -274,22 +316,32 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         }
         let ticket = self.core.begin_batch(cost, now);
         if self.sink.holds_room() {
-            self.core.buffer.hold_for_delivery(count, &cost);
+            self.core.buffer().hold_for_delivery(count, &cost);
         } else {
-            self.core.buffer.release(count, &cost);
+            self.core.buffer().release(count, &cost);
         }
-        if self.core.options.emit_batch {
+        if self.core.options().emit_batch {
             self.core
-                .emitter
+                .emitter()
                 .emit_with(EventName::Batch, count as i64, |e| {
-                    e.with_metadata(BatchMetadata::of(self.id, &batch, &self.core.resources))
+                    let kind = self.sink.kind();
+                    e.with_msg(kind.msg()).with_metadata(BatchMetadata::of(
+                        self.id,
+                        kind,
+                        &batch,
+                        self.core.resources(),
+                    ))
                 });
         }
         let feedback = Feedback::new(self.core.clone(), self.me.clone());
-        if let Err(unsent) =
-            self.sink
-                .deliver(self.id, batch, ticket, feedback, self.max_operation_time)
-        {
+        if let Err(unsent) = self.sink.deliver(
+            self.core.delivery(),
+            self.id,
+            batch,
+            ticket,
+            feedback,
+            self.max_operation_time,
+        ) {
             self.restore(unsent);
         }
         Step::Released { ops: count, cost }
@@ -300,7 +352,7 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         if self.closed.load(Ordering::Acquire) {
             return false;
         }
-        let empty = self.shards.iter().all(|s| lock(&s.0).ops.is_empty());
+        let empty = self.shards.iter().all(|s| lock(&s.0).is_empty());
         if empty {
             return false;
         }
@@ -319,20 +371,14 @@ mod tests {
     async fn a_batch_its_stream_can_no_longer_receive_is_kept_for_take_all() {
         let batcher = Batcher::builder().build().unwrap();
         let core = batcher.core().clone();
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (sink, rx) = Sink::stream(4);
         // The receiver is gone before the batch is sent, as when a stream is dropped
         // while the dispatcher is releasing to it.
         drop(rx);
-        let queue = Arc::new(WatcherQueue::new(
-            core.clone(),
-            10,
-            None,
-            Duration::from_secs(1),
-            Sink::Stream(tx),
-        ));
+        let queue = WatcherQueue::new(core.clone(), 10, None, Duration::from_secs(1), sink);
         for i in 0..3u8 {
-            core.buffer.try_admit(&Costs::primary(2)).unwrap();
-            queue.push(Operation::new(i, 2));
+            core.buffer().try_admit(&Costs::primary(2)).unwrap();
+            queue.push(Operation::new(i, 2), false);
         }
         let step = queue.release(Instant::now(), true, &Allowances::default(), &mut || {});
         assert_eq!(
@@ -352,5 +398,40 @@ mod tests {
         assert!(back.iter().all(|o| o.attempts() == 0));
         assert_eq!(batcher.operations_in_buffer(), 0);
         assert_eq!(batcher.needs_capacity(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_stream_holds_its_watcher_back_until_half_is_received() {
+        let batcher = Batcher::builder().build().unwrap();
+        let core = batcher.core().clone();
+        let (sink, mut rx) = Sink::stream(4);
+        let queue = WatcherQueue::new(core.clone(), 1, None, Duration::from_secs(1), sink);
+        for i in 0..6u8 {
+            core.buffer().try_admit(&Costs::primary(1)).unwrap();
+            queue.push(Operation::new(i, 1), false);
+        }
+        let release = || queue.release(Instant::now(), true, &Allowances::default(), &mut || {});
+        for _ in 0..4 {
+            assert!(matches!(release(), Step::Released { ops: 1, .. }));
+        }
+        assert_eq!(release(), Step::Held);
+        // One received: not yet half, no wake-up.
+        let first = rx.recv().await.unwrap();
+        assert!(!queue.sink.received(rx.len()));
+        assert!(matches!(release(), Step::Released { ops: 1, .. }));
+        assert_eq!(release(), Step::Held);
+        let second = rx.recv().await.unwrap();
+        let third = rx.recv().await.unwrap();
+        assert!(
+            queue.sink.received(rx.len()),
+            "half received: wake the dispatcher"
+        );
+        assert!(!queue.sink.received(rx.len()), "once");
+        assert!(matches!(release(), Step::Released { ops: 1, .. }));
+        let payloads: Vec<u8> = [first, second, third]
+            .iter()
+            .map(|b| *b[0].payload())
+            .collect();
+        assert_eq!(payloads, vec![0, 1, 2]);
     }
 }

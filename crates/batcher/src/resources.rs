@@ -24,7 +24,7 @@ pub const PRIMARY_RESOURCE: &str = "primary";
 
 /// A cost per resource, indexed as in [`Resources`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Costs(pub(crate) [u64; MAX_RESOURCES]);
+pub(crate) struct Costs([u64; MAX_RESOURCES]);
 
 impl Costs {
     /// A cost in the primary resource only.
@@ -33,6 +33,11 @@ impl Costs {
         let mut c = Costs::default();
         c.0[0] = cost;
         c
+    }
+
+    #[inline]
+    pub(crate) fn set(&mut self, r: usize, cost: u64) {
+        self.0[r] = cost;
     }
 
     #[inline]
@@ -52,6 +57,13 @@ impl Costs {
         for (a, b) in self.0.iter_mut().zip(other.0) {
             *a = a.saturating_sub(b);
         }
+    }
+
+    /// The cost in each resource, the primary one first (every index up to
+    /// [`MAX_RESOURCES`]).
+    #[inline]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().copied()
     }
 
     pub(crate) fn is_zero(&self) -> bool {
@@ -146,10 +158,20 @@ impl Resources {
     /// not have.
     #[inline]
     pub(crate) fn costs<T>(&self, op: &Operation<T>) -> Result<Costs, &'static str> {
-        let mut costs = Costs::primary(u64::from(op.cost()));
-        for (name, cost) in op.extra_costs() {
+        self.costs_of(op.cost(), op.extra_costs())
+    }
+
+    /// The costs of an operation of primary cost `primary` and extra costs `extra`.
+    #[inline]
+    pub(crate) fn costs_of(
+        &self,
+        primary: u32,
+        extra: impl Iterator<Item = (&'static str, u32)>,
+    ) -> Result<Costs, &'static str> {
+        let mut costs = Costs::primary(u64::from(primary));
+        for (name, cost) in extra {
             match self.index(name) {
-                Some(r) => costs.0[r] = u64::from(cost),
+                Some(r) => costs.set(r, u64::from(cost)),
                 None => return Err(name),
             }
         }

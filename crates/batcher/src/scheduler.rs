@@ -141,7 +141,7 @@ impl Scheduler {
                 }
                 let mut allowances = Allowances::default();
                 for (r, (pacer, capacity)) in pacers.iter().zip(capacities).enumerate() {
-                    allowances.0[r] = capacity.map(|c| pacer.allowance(c));
+                    allowances.set(r, capacity.map(|c| pacer.allowance(c)));
                 }
                 match queues[i].release(now, forced, &allowances, before) {
                     Step::Released { ops, cost } => {
@@ -158,6 +158,10 @@ impl Scheduler {
                         // Each batch spawns a task or wakes a stream; let them run now
                         // and then rather than piling up behind a long pass.
                         tokio::task::consume_budget().await;
+                    }
+                    Step::Held => {
+                        i += 1;
+                        continue 'queues;
                     }
                     Step::Lingering { until } => {
                         earliest(until, &mut out.wake_at);
@@ -376,9 +380,8 @@ mod tests {
         let t0 = Instant::now();
         let mut s = Scheduler::new(TICK, t0, 2);
         let two = |a, b| {
-            let mut c = Costs::default();
-            c.0[0] = a;
-            c.0[1] = b;
+            let mut c = Costs::primary(a);
+            c.set(1, b);
             c
         };
         let log = Arc::new(Mutex::new(Vec::new()));

@@ -2,24 +2,15 @@
 
 use std::fmt;
 use std::future::Future;
-use std::ops::{Deref, DerefMut};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 use std::time::Duration;
-
-use futures::Stream;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::buffer::NoRoom;
 use crate::delivery::Sink;
 use crate::feedback::Feedback;
-use crate::inflight::Ticket;
 use crate::queue::WatcherQueue;
 use crate::resources::Costs;
-use crate::{Batcher, EnqueueError, EnqueueErrorKind, Operation};
+use crate::{Batcher, Batches, EnqueueError, EnqueueErrorKind, Operation};
 
 /// Options of a [`Watcher`]; finish with [`callback`](WatcherBuilder::callback) or
 /// [`stream`](WatcherBuilder::stream).
@@ -29,6 +20,7 @@ pub struct WatcherBuilder {
     max_batch_size: usize,
     max_attempts: u32,
     max_operation_time: Option<Duration>,
+    stream_capacity: Option<usize>,
 }
 
 impl WatcherBuilder {
@@ -55,11 +47,22 @@ impl WatcherBuilder {
         self
     }
 
-    fn queue<T: Send + 'static>(&self, batcher: &Batcher, sink: Sink<T>) -> WatcherQueue<T> {
+    /// How many batches released to a [`stream`](Self::stream) watcher may wait to be
+    /// received; default [`DEFAULT_STREAM_CAPACITY`](crate::DEFAULT_STREAM_CAPACITY),
+    /// taken as at least 1 and at most 2²⁰. While the stream holds that many, the
+    /// watcher's operations wait in the buffer (holding their room there) and other
+    /// watchers go on; releases resume once the consumer has received half of them.
+    /// Callback watchers ignore it.
+    pub fn stream_capacity(mut self, batches: usize) -> Self {
+        self.stream_capacity = Some(batches);
+        self
+    }
+
+    fn queue<T: Send + 'static>(&self, batcher: &Batcher, sink: Sink<T>) -> Arc<WatcherQueue<T>> {
         let core = batcher.core().clone();
         let max_time = self
             .max_operation_time
-            .unwrap_or(core.options.max_operation_time);
+            .unwrap_or(core.options().max_operation_time);
         WatcherQueue::new(
             core,
             if self.max_batch_size == 0 {
@@ -112,21 +115,13 @@ impl WatcherBuilder {
             Box::pin(callback(ops, feedback))
         }));
         Watcher {
-            queue: self.arc(batcher, sink),
+            queue: self.queue(batcher, sink),
         }
-    }
-
-    fn arc<T: Send + 'static>(&self, batcher: &Batcher, sink: Sink<T>) -> Arc<WatcherQueue<T>> {
-        Arc::new_cyclic(|me| {
-            let mut queue = self.queue(batcher, sink);
-            queue.me = me.clone();
-            queue
-        })
     }
 
     /// A watcher whose batches arrive on a [`Batches`] stream.
     ///
-    /// A batch is done when its [`Batch`] guard is dropped or [`Batch::done`] is called;
+    /// A batch is done when its [`Batch`](crate::Batch) guard is dropped or [`Batch::done`](crate::Batch::done) is called;
     /// the max operation time does not apply (an audit resets accounting of batches that
     /// are never finished). The stream ends once the batcher has stopped and every batch
     /// released before has been received.
@@ -155,18 +150,17 @@ impl WatcherBuilder {
     /// # }
     /// ```
     pub fn stream<T: Send + 'static>(self, batcher: &Batcher) -> (Watcher<T>, Batches<T>) {
-        let (tx, rx) = unbounded_channel();
-        let queue = self.arc(batcher, Sink::Stream(tx));
-        let finished = batcher.core().lifecycle.finished.clone().cancelled_owned();
+        let capacity = self
+            .stream_capacity
+            .unwrap_or(crate::DEFAULT_STREAM_CAPACITY);
+        let (sink, rx) = Sink::stream(capacity);
+        let queue = self.queue(batcher, sink);
+        let finished = batcher.core().lifecycle().finished();
         (
             Watcher {
                 queue: queue.clone(),
             },
-            Batches {
-                rx,
-                finished: Box::pin(finished),
-                queue,
-            },
+            Batches::new(rx, finished, queue),
         )
     }
 }
@@ -199,12 +193,7 @@ impl<T> Clone for Watcher<T> {
 
 impl<T> fmt::Debug for Watcher<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Watcher")
-            .field("id", &self.queue.id)
-            .field("max_batch_size", &self.queue.max_batch_size)
-            .field("max_attempts", &self.queue.max_attempts)
-            .field("max_operation_time", &self.queue.max_operation_time)
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&*self.queue, f)
     }
 }
 
@@ -222,7 +211,7 @@ impl<T: Send + 'static> Watcher<T> {
 
     /// A number identifying the watcher within its batcher (used in events).
     pub fn id(&self) -> u64 {
-        self.queue.id
+        self.queue.id()
     }
 
     /// Enqueues `op` if there is room now, without waiting.
@@ -254,20 +243,20 @@ impl<T: Send + 'static> Watcher<T> {
     ///
     /// Dropping the future before it completes drops `op` with it; it was not enqueued.
     pub async fn enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
-        let core = &self.queue.core;
+        let core = &self.queue.core();
         let (op, cost) = self.check(op)?;
         let op = match self.reserve_and_push(op, &cost) {
             Ok(()) => return Ok(()),
-            Err(e) if e.is_buffer_full() && !core.options.error_on_full_buffer => {
+            Err(e) if e.is_buffer_full() && !core.options().error_on_full_buffer => {
                 e.into_operation()
             }
             Err(e) => return Err(e),
         };
         // The enqueue that filled the buffer woke the dispatcher already.
-        match core.buffer.admit(&cost).await {
+        match core.buffer().admit(&cost).await {
             Ok(full) => {
-                if self.queue.closed.load(Ordering::Acquire) {
-                    core.buffer.release(1, &cost);
+                if self.queue.is_closed() {
+                    core.buffer().release(1, &cost);
                     return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
                 }
                 self.push_admitted(op, full);
@@ -293,8 +282,8 @@ impl<T: Send + 'static> Watcher<T> {
     #[inline]
     /// The operation and its cost in each resource, if it may be enqueued.
     fn check(&self, op: Operation<T>) -> Result<(Operation<T>, Costs), EnqueueError<T>> {
-        let core = &self.queue.core;
-        if let Some(max_attempts) = self.queue.max_attempts {
+        let core = &self.queue.core();
+        if let Some(max_attempts) = self.queue.max_attempts() {
             if op.attempts() >= max_attempts {
                 let kind = EnqueueErrorKind::TooManyAttempts {
                     attempts: op.attempts(),
@@ -303,7 +292,7 @@ impl<T: Send + 'static> Watcher<T> {
                 return Err(EnqueueError::new(kind, op));
             }
         }
-        match core.resources.check(&op) {
+        match core.resources().check(&op) {
             Ok(cost) => Ok((op, cost)),
             Err(kind) => Err(EnqueueError::new(kind, op)),
         }
@@ -311,21 +300,21 @@ impl<T: Send + 'static> Watcher<T> {
 
     #[inline]
     fn reserve_and_push(&self, op: Operation<T>, cost: &Costs) -> Result<(), EnqueueError<T>> {
-        let core = &self.queue.core;
+        let core = &self.queue.core();
         if core.is_stopped() {
             return Err(EnqueueError::new(EnqueueErrorKind::Stopped, op));
         }
-        if self.queue.closed.load(Ordering::Acquire) {
+        if self.queue.is_closed() {
             return Err(EnqueueError::new(EnqueueErrorKind::Closed, op));
         }
-        match core.buffer.try_admit(cost) {
+        match core.buffer().try_admit(cost) {
             Ok(full) => {
                 self.push_admitted(op, full);
                 Ok(())
             }
             Err(NoRoom::Full) => {
                 let kind = EnqueueErrorKind::BufferFull {
-                    buffer_size: core.buffer.size(),
+                    buffer_size: core.buffer().size(),
                 };
                 Err(EnqueueError::new(kind, op))
             }
@@ -335,222 +324,6 @@ impl<T: Send + 'static> Watcher<T> {
 
     #[inline]
     fn push_admitted(&self, op: Operation<T>, full: bool) {
-        self.queue.push(op);
-        if full {
-            // A full buffer releases what it holds without waiting for a tick or a
-            // full batch: tell the dispatcher.
-            self.queue.core.wake.notify_one();
-        }
-    }
-}
-
-/// The stream of batches of a watcher made with [`WatcherBuilder::stream`].
-///
-/// It ends once the batcher has stopped and every batch it released has been received.
-///
-/// # Backpressure
-///
-/// A batch released to the stream keeps its operations' room in the buffer until it is
-/// received, and counts against the rate window from then (see
-/// [Rate limiting](crate::Batcher#rate-limiting)). So a consumer that falls behind holds
-/// producers back instead of letting batches pile up in memory. With a rate limiter,
-/// batches released and not yet received count against the window as pending, so a
-/// consumer that stops reading also holds back releases to other watchers once its
-/// unreceived batches fill the window; receive promptly, or drop the stream. For the
-/// same reason, do not wait in [`Watcher::enqueue`] on the task that reads this stream:
-/// with the buffer full of batches only that task can receive, the wait would never
-/// end (use [`Watcher::try_enqueue`] there, or read on another task).
-///
-/// # Dropping the stream
-///
-/// Dropping it closes its watcher, and nothing is lost: operations still buffered, and
-/// those of batches released but not yet received from the stream, stay with the
-/// watcher (counted in [`Batcher::operations_in_buffer`] and
-/// [`Batcher::needs_capacity`], with the attempt of an unreceived batch taken back)
-/// until [`Watcher::take_unsent`] takes them; take them promptly, since the batcher
-/// asks its limiter for capacity for them until then. Later
-/// enqueues on the watcher fail with [`EnqueueErrorKind::Closed`], handing the
-/// operation back. Batches already received are unaffected.
-pub struct Batches<T> {
-    rx: UnboundedReceiver<Batch<T>>,
-    finished: Pin<Box<WaitForCancellationFutureOwned>>,
-    queue: Arc<WatcherQueue<T>>,
-}
-
-impl<T> fmt::Debug for Batches<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Batches")
-            .field("watcher", &self.queue.id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> Batches<T> {
-    /// The next batch; `None` once the batcher has stopped and every batch it released
-    /// has been received. The same as [`StreamExt::next`](futures::StreamExt::next),
-    /// without importing it.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: a batch is taken from the stream only when the future completes.
-    pub async fn next(&mut self) -> Option<Batch<T>> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
-    }
-}
-
-impl<T: Send + 'static> Batches<T> {
-    /// Takes back every operation of this watcher that is still buffered.
-    pub fn take_unsent(&self) -> Vec<Operation<T>> {
-        self.queue.take_all()
-    }
-}
-
-impl<T> Drop for Batches<T> {
-    fn drop(&mut self) {
-        // Closed first, so the dispatcher releases nothing more to this watcher; a batch
-        // it is sending now fails to send and is restored by the dispatcher itself.
-        self.queue.close();
-        self.rx.close();
-        while let Ok(batch) = self.rx.try_recv() {
-            self.queue.restore(batch.into_unsent());
-        }
-    }
-}
-
-impl<T> Stream for Batches<T> {
-    type Item = Batch<T>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Batch<T>>> {
-        let this = self.get_mut();
-        let mut batch = match this.rx.poll_recv(cx) {
-            Poll::Ready(batch) => batch,
-            Poll::Pending => match this.finished.as_mut().poll(cx) {
-                Poll::Ready(()) => this.rx.try_recv().ok(),
-                Poll::Pending => return Poll::Pending,
-            },
-        };
-        if let Some(batch) = &mut batch {
-            // Received: the datastore may see it from now, and its operations no longer
-            // hold buffer room.
-            batch.ticket.start();
-            this.queue.core.buffer.delivered(batch.len());
-        }
-        Poll::Ready(batch)
-    }
-}
-
-/// A batch from a [`Batches`] stream; the batch is done when this guard is dropped or
-/// [`done`](Batch::done) is called.
-///
-/// It dereferences to the slice of operations. It carries the batch's [`Feedback`]:
-/// report a throttle with [`throttled`](Batch::throttled), hand every operation back
-/// with [`retry`](Batch::retry), or take the operations and the feedback apart with
-/// [`into_parts`](Batch::into_parts) to hand back only some. Take operations out with
-/// [`into_operations`](Batch::into_operations), for instance to enqueue failed ones
-/// again yourself.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use batcher::{Batcher, Operation, Watcher};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let batcher = Batcher::builder().build()?;
-/// let (watcher, mut batches) = Watcher::builder().max_attempts(3).stream(&batcher);
-/// batcher.start()?;
-/// watcher.enqueue(Operation::new("doc", 1)).await?;
-/// batcher.flush();
-///
-/// let mut batch = batches.next().await.unwrap();
-/// // The datastore answered 429 with a retry-after of 20 ms.
-/// batch.throttled(Some(Duration::from_millis(20)));
-/// assert!(batch.retry().is_empty(), "handed back for a second attempt");
-///
-/// let again = batches.next().await.unwrap();
-/// assert_eq!(again[0].attempts(), 2);
-/// # batcher.stop().await;
-/// # Ok(())
-/// # }
-/// ```
-pub struct Batch<T> {
-    ops: Vec<Operation<T>>,
-    ticket: Ticket,
-    feedback: Feedback<T>,
-}
-
-impl<T> Batch<T> {
-    pub(crate) fn new(ops: Vec<Operation<T>>, ticket: Ticket, feedback: Feedback<T>) -> Self {
-        Batch {
-            ops,
-            ticket,
-            feedback,
-        }
-    }
-
-    /// Marks the batch done.
-    pub fn done(self) {}
-
-    /// Marks the batch done and hands its operations over.
-    pub fn into_operations(self) -> Vec<Operation<T>> {
-        self.into_parts().0
-    }
-
-    /// Marks the batch done and hands its operations and its [`Feedback`] over, for
-    /// instance to hand back only the operations the datastore throttled.
-    pub fn into_parts(self) -> (Vec<Operation<T>>, Feedback<T>) {
-        let Batch {
-            ops,
-            mut ticket,
-            feedback,
-        } = self;
-        ticket.finish();
-        (ops, feedback)
-    }
-
-    /// The operations of a batch that never reached its consumer.
-    pub(crate) fn into_unsent(self) -> Vec<Operation<T>> {
-        let (ops, mut feedback) = self.into_parts();
-        feedback.silence();
-        ops
-    }
-
-    /// Reports the batch throttled by the datastore (see [`Feedback::throttled`]).
-    pub fn throttled(&mut self, retry_after: Option<Duration>) {
-        self.feedback.throttled(retry_after);
-    }
-}
-
-impl<T: Send + 'static> Batch<T> {
-    /// Marks the batch done and hands every operation back for another attempt; returns
-    /// the ones refused (see [`Feedback::retry`]).
-    pub fn retry(self) -> Vec<EnqueueError<T>> {
-        let (ops, feedback) = self.into_parts();
-        feedback.retry(ops)
-    }
-}
-
-impl<T> Deref for Batch<T> {
-    type Target = [Operation<T>];
-
-    fn deref(&self) -> &[Operation<T>] {
-        &self.ops
-    }
-}
-
-impl<T> DerefMut for Batch<T> {
-    fn deref_mut(&mut self) -> &mut [Operation<T>] {
-        &mut self.ops
-    }
-}
-
-impl<T> fmt::Debug for Batch<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Batch")
-            .field("len", &self.ops.len())
-            .field("ticket", &self.ticket)
-            .field("throttled", &self.feedback.is_throttled())
-            .finish()
+        self.queue.push(op, full);
     }
 }

@@ -170,3 +170,42 @@ async fn batch_events_carry_the_operations() {
     );
     batcher.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn batch_events_say_whether_the_watcher_is_a_callback_or_a_stream() {
+    let batcher = Batcher::builder().emit_batch(true).build().unwrap();
+    let events = Events::on(batcher.emitter());
+    let (callback, mut rx) = reporting_watcher::<u8>(&batcher, Watcher::builder());
+    let (stream, mut batches) = Watcher::builder().stream::<u8>(&batcher);
+    batcher.start().unwrap();
+    callback.try_enqueue(Operation::new(1, 1)).unwrap();
+    batcher.flush();
+    next_within(&mut rx, SECOND).await;
+    stream.try_enqueue(Operation::new(2, 1)).unwrap();
+    batcher.flush();
+    batches.next().await.unwrap().done();
+    let kinds: Vec<(Option<String>, batcher::WatcherKind, u64)> = events
+        .named(EventName::Batch)
+        .iter()
+        .map(|e| {
+            let meta = e.metadata::<batcher::BatchMetadata>().unwrap();
+            (e.msg().map(str::to_owned), meta.kind, meta.watcher)
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                Some("callback".to_owned()),
+                batcher::WatcherKind::Callback,
+                callback.id()
+            ),
+            (
+                Some("stream".to_owned()),
+                batcher::WatcherKind::Stream,
+                stream.id()
+            ),
+        ]
+    );
+    batcher.stop().await;
+}

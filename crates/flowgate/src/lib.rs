@@ -127,7 +127,7 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use batcher::{
         Batch, BatchMetadata, Batcher, Batches, EnqueueError, EnqueueErrorKind, Feedback,
-        Operation, Stopped, Watcher,
+        Operation, Stopped, Watcher, WatcherKind,
     };
 
     #[cfg(feature = "provisioned")]

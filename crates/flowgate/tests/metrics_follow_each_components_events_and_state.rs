@@ -92,8 +92,19 @@ fn batcher_limiter_and_client_metrics_follow_the_components() {
                 10.0
             );
             // Pacing may split the ten operations into more than two batches.
-            let batches = value(&body, &format!("flowgate_batcher_batches_total{l}"));
+            let batches = value(
+                &body,
+                r#"flowgate_batcher_batches_total{instance="7",watcher="callback"}"#,
+            );
             assert!(batches >= 2.0, "{batches} batches");
+            // By watcher kind: no stream watcher here, its series reads 0.
+            assert_eq!(
+                value(
+                    &body,
+                    r#"flowgate_batcher_batches_total{instance="7",watcher="stream"}"#
+                ),
+                0.0
+            );
             assert_eq!(
                 value(&body, &format!("flowgate_batcher_window_cost{l}")),
                 30.0
@@ -190,6 +201,7 @@ fn throttling_metrics_follow_pauses_and_the_effective_capacity() {
                 .rate_limiter(limiter.clone())
                 .pause_time(Duration::from_millis(250))
                 .adaptive_capacity(AdaptiveCapacity::new().decrease(0.5))
+                .emit_batch(true)
                 .build()
                 .unwrap();
             let batcher_metrics = BatcherMetrics::observe(&batcher, &labels);
@@ -206,6 +218,14 @@ fn throttling_metrics_follow_pauses_and_the_effective_capacity() {
             let l = r#"{instance="8"}"#;
             let series = |name: &str| value(&body, &format!("{name}{l}"));
             assert_eq!(series("flowgate_batcher_throttled_batches_total"), 1.0);
+            let by_kind = |kind: &str| {
+                value(
+                    &body,
+                    &format!(r#"flowgate_batcher_batches_total{{instance="8",watcher="{kind}"}}"#),
+                )
+            };
+            assert!(by_kind("stream") >= 1.0, "a stream batch counted as such");
+            assert_eq!(by_kind("callback"), 0.0);
             assert_eq!(series("flowgate_batcher_last_pause_seconds"), 0.25);
             assert_eq!(series("flowgate_batcher_effective_capacity"), 500.0);
             assert_eq!(

@@ -76,7 +76,7 @@ fn counters_move_and_gauges_describe_the_pipeline() {
     let i = r#"{instance="0"}"#;
     for counter in [
         format!("flowgate_batcher_released_cost_total{i}"),
-        format!("flowgate_batcher_batches_total{i}"),
+        r#"flowgate_batcher_batches_total{instance="0",watcher="callback"}"#.to_owned(),
         "flowgate_bbs_server_emitted_total".to_owned(),
         "flowgate_bbs_server_delivered_total".to_owned(),
         r#"flowgate_events_total{instance="0",component="batcher",event="batch"}"#.to_owned(),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use metrics::{Counter, Gauge, Label};
 
 use super::{EventCounters, Sample, labels, with};
-use crate::batcher::{BatchMetadata, Batcher, EnqueueErrorKind};
+use crate::batcher::{BatchMetadata, Batcher, EnqueueErrorKind, WatcherKind};
 use crate::events::EventName;
 
 /// The metrics of one batcher (see `docs/metrics.md`).
@@ -114,7 +114,16 @@ impl BatcherMetrics {
                 )
             })
             .collect();
-        let batches = metrics::counter!("flowgate_batcher_batches_total", base.clone());
+        let batches_of = |kind: WatcherKind| {
+            metrics::counter!(
+                "flowgate_batcher_batches_total",
+                with(&base, "watcher", kind.as_str())
+            )
+        };
+        let (callback_batches, stream_batches): (Counter, Counter) = (
+            batches_of(WatcherKind::Callback),
+            batches_of(WatcherKind::Stream),
+        );
         let operations =
             metrics::counter!("flowgate_batcher_released_operations_total", base.clone());
         let cost = metrics::counter!("flowgate_batcher_released_cost_total", base.clone());
@@ -139,8 +148,18 @@ impl BatcherMetrics {
             events.count(event.name());
             match event.name() {
                 EventName::Batch => {
-                    batches.increment(1);
-                    if let Some(meta) = event.metadata::<BatchMetadata>() {
+                    let meta = event.metadata::<BatchMetadata>();
+                    // The kind is in the metadata and, for listeners without it, the msg.
+                    let stream = match meta {
+                        Some(meta) => meta.kind == WatcherKind::Stream,
+                        None => event.msg() == Some(WatcherKind::Stream.as_str()),
+                    };
+                    if stream {
+                        stream_batches.increment(1);
+                    } else {
+                        callback_batches.increment(1);
+                    }
+                    if let Some(meta) = meta {
                         let c: u64 = meta.operations.iter().map(|o| u64::from(o.cost)).sum();
                         operations.increment(meta.operations.len() as u64);
                         cost.increment(c);

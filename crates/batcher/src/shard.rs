@@ -1,0 +1,154 @@
+//! [`Shard`]: one producing thread's part of a watcher's queue.
+//!
+//! Operations are kept in order as [`Stored`], without their extra costs; the few that
+//! have extra costs have them kept aside, each with its position in the shard, so that
+//! a batcher with one resource buffers each operation in the payload and one word.
+
+use std::collections::VecDeque;
+
+use tokio::time::Instant;
+
+use crate::Operation;
+use crate::chunked::Chunked;
+use crate::operation::{ExtraCosts, Stored};
+
+pub(crate) struct Shard<T> {
+    ops: Chunked<Stored<T>>,
+    /// Extra costs of the operations that have some, in order, by position.
+    extras: VecDeque<(u64, Box<ExtraCosts>)>,
+    /// Positions of the next operation pushed and of the front one.
+    pushed: u64,
+    popped: u64,
+    /// When the shard last went from empty to non-empty.
+    since: Instant,
+}
+
+/// The front operation of a shard: as stored, and its extra costs.
+pub(crate) struct Head<'a, T> {
+    pub(crate) op: &'a Stored<T>,
+    pub(crate) extra: Option<&'a ExtraCosts>,
+}
+
+impl<T> Head<'_, T> {
+    /// The extra costs, as [`Operation::extra_costs`] gives them.
+    pub(crate) fn extra_costs(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        self.extra.into_iter().flat_map(|e| e.iter())
+    }
+}
+
+impl<T> Shard<T> {
+    pub(crate) fn new(now: Instant) -> Self {
+        Shard {
+            ops: Chunked::default(),
+            extras: VecDeque::new(),
+            pushed: 0,
+            popped: 0,
+            since: now,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// When the shard last went from empty to non-empty.
+    pub(crate) fn since(&self) -> Instant {
+        self.since
+    }
+
+    /// Appends `op`; returns whether the shard was empty.
+    #[inline]
+    pub(crate) fn push(&mut self, op: Operation<T>) -> bool {
+        let was_empty = self.ops.is_empty();
+        if was_empty {
+            self.since = Instant::now();
+        }
+        let (stored, extra) = op.split();
+        if let Some(extra) = extra {
+            self.extras.push_back((self.pushed, extra));
+        }
+        self.ops.push_back(stored);
+        self.pushed += 1;
+        was_empty
+    }
+
+    #[inline]
+    pub(crate) fn front(&self) -> Option<Head<'_, T>> {
+        let op = self.ops.front()?;
+        let extra = match self.extras.front() {
+            Some((at, extra)) if *at == self.popped => Some(&**extra),
+            _ => None,
+        };
+        Some(Head { op, extra })
+    }
+
+    #[inline]
+    pub(crate) fn pop_front(&mut self) -> Option<Operation<T>> {
+        let stored = self.ops.pop_front()?;
+        let extra = match self.extras.front() {
+            Some((at, _)) if *at == self.popped => self.extras.pop_front().map(|(_, e)| e),
+            _ => None,
+        };
+        self.popped += 1;
+        Some(Operation::join(stored, extra))
+    }
+
+    /// Moves every operation, in order, to the end of `out`.
+    pub(crate) fn drain_into(&mut self, out: &mut Vec<Operation<T>>) {
+        let mut stored = Vec::new();
+        self.ops.drain_into(&mut stored);
+        out.reserve(stored.len());
+        for op in stored {
+            let extra = match self.extras.front() {
+                Some((at, _)) if *at == self.popped => self.extras.pop_front().map(|(_, e)| e),
+                _ => None,
+            };
+            self.popped += 1;
+            out.push(Operation::join(op, extra));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn extra_costs_come_back_with_their_own_operations() {
+        let mut shard = Shard::new(Instant::now());
+        assert!(shard.push(Operation::new(0u32, 1)));
+        assert!(!shard.push(Operation::new(1, 2).with_cost("bytes", 10)));
+        shard.push(Operation::new(2, 3));
+        shard.push(
+            Operation::new(3, 4)
+                .with_cost("bytes", 30)
+                .with_cost("cpu", 1),
+        );
+        let head = shard.front().unwrap();
+        assert_eq!((head.op.cost(), head.extra_costs().count()), (1, 0));
+        let first = shard.pop_front().unwrap();
+        assert_eq!((first.cost(), first.extra_costs().count()), (1, 0));
+        let head = shard.front().unwrap();
+        assert_eq!(head.extra_costs().collect::<Vec<_>>(), vec![("bytes", 10)]);
+        assert_eq!(
+            shard.pop_front().unwrap(),
+            Operation::new(1, 2).with_cost("bytes", 10)
+        );
+        let mut rest = Vec::new();
+        shard.drain_into(&mut rest);
+        assert_eq!(
+            rest,
+            vec![
+                Operation::new(2, 3),
+                Operation::new(3, 4)
+                    .with_cost("cpu", 1)
+                    .with_cost("bytes", 30),
+            ]
+        );
+        assert!(shard.is_empty() && shard.front().is_none());
+    }
+}
