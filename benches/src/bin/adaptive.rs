@@ -197,13 +197,13 @@ fn main() {
                     .reset_after(Duration::from_secs(5)),
             ))
         }),
-        ("(c) AIMD", |b| {
+        ("(c) AIMD, defaults (decrease 0.95)", |b| {
             b.pause_time(Duration::ZERO)
                 .adaptive_capacity(AdaptiveCapacity::new())
         }),
-        ("(d) AIMD, decrease 0.95", |b| {
+        ("(d) AIMD, decrease 0.9", |b| {
             b.pause_time(Duration::ZERO)
-                .adaptive_capacity(AdaptiveCapacity::new().decrease(0.95))
+                .adaptive_capacity(AdaptiveCapacity::new().decrease(0.9))
         }),
     ];
     // `--only c` (or a, b, d) runs one of them.
