@@ -79,7 +79,14 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     step("cargo test", &mut || {
         let azurite = Azurite::start(root)?;
         let mut test = cmd::cargo();
-        test.args(["test", "--workspace", "--features", OPTIONAL_FEATURES]);
+        // Every test binary runs even after a failure, so that one run shows every failure.
+        test.args([
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--features",
+            OPTIONAL_FEATURES,
+        ]);
         if long {
             test.args(["--", "--include-ignored"]);
         }
