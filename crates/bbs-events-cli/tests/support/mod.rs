@@ -2,6 +2,8 @@
 //! waits.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod attack;
+
 use std::future::Future;
 use std::time::Duration;
 
