@@ -7,6 +7,16 @@
 //! yet received keep their permits, so a consumer that falls behind holds producers
 //! back instead of growing memory.
 //!
+//! Producers on different threads would otherwise update the same two counters for
+//! every operation (the permits and the buffered cost), and a counter shared between
+//! cores costs more than the rest of an enqueue. So each producing thread's
+//! [lane](crate::shard::lane_hint) has a slot of its own: the cost it added, and a
+//! small reserve of permits taken from the semaphore a few at a time (at most a
+//! 1,024th of the buffer, so that small buffers are exact). A producer that finds the
+//! semaphore empty takes the other lanes' reserves back before it calls the buffer
+//! full, so no enqueue is refused while room is left. Everything else (releases,
+//! deliveries) is counted once per batch in the shared counters.
+//!
 //! Producers waiting for room are woken once a slice of the buffer (an eighth, at most
 //! 8,192 operations) is free rather than for every batch that leaves, so that a full
 //! buffer does not wake every waiting producer per batch; they then take room without
@@ -18,9 +28,11 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering, fence};
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, TryAcquireError};
 
+use crate::core::Padded;
 use crate::resources::{Costs, MAX_RESOURCES};
+use crate::shard::{lane_count, lane_hint};
 
 /// The buffer was full, or closed because the batcher stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,14 +41,24 @@ pub(crate) enum NoRoom {
     Closed,
 }
 
-/// Keeps the hot counters on their own cache line so producers on different cores do
-/// not invalidate unrelated data.
+/// One lane's part of the counters, on a cache line of its own.
+#[derive(Debug, Default)]
+struct Slot {
+    /// Permits taken from the semaphore and not yet used.
+    reserve: AtomicUsize,
+    /// Cost this lane admitted, wrapping; see [`Buffer::cost`].
+    added: [AtomicU64; MAX_RESOURCES],
+}
+
 #[derive(Debug)]
-#[repr(align(128))]
 pub(crate) struct Buffer {
     room: Semaphore,
-    /// Per resource, indexed as in [`Resources`](crate::resources::Resources).
-    cost: [AtomicU64; MAX_RESOURCES],
+    slots: Box<[Padded<Slot>]>,
+    /// Permits a lane takes at a time.
+    chunk: usize,
+    /// Cost released or restored, wrapping: what the slots added, less this, is the
+    /// buffered cost.
+    taken: Padded<[AtomicU64; MAX_RESOURCES]>,
     delivering: AtomicUsize,
     size: usize,
     /// Wakes producers waiting for room, once `slice` permits are free.
@@ -51,7 +73,9 @@ impl Buffer {
     pub(crate) fn new(size: usize) -> Self {
         Buffer {
             room: Semaphore::new(size),
-            cost: Default::default(),
+            slots: (0..lane_count()).map(|_| Padded::default()).collect(),
+            chunk: (size / 1024).clamp(1, 256),
+            taken: Padded::default(),
             delivering: AtomicUsize::new(0),
             size,
             space: Notify::new(),
@@ -65,37 +89,73 @@ impl Buffer {
         self.size
     }
 
-    #[inline]
-    fn add_cost(&self, costs: &Costs) {
-        for (counter, c) in self.cost.iter().zip(costs.iter()) {
-            if c != 0 {
-                counter.fetch_add(c, Ordering::AcqRel);
-            }
-        }
-    }
-
-    #[inline]
-    fn sub_cost(&self, costs: &Costs) {
-        for (counter, c) in self.cost.iter().zip(costs.iter()) {
-            if c != 0 {
-                counter.fetch_sub(c, Ordering::AcqRel);
-            }
-        }
-    }
-
     /// Takes room for one operation of `cost` if there is some now; returns whether the
     /// buffer is full after it.
     #[inline]
     pub(crate) fn try_admit(&self, cost: &Costs) -> Result<bool, NoRoom> {
+        let slot = &self.slots[lane_hint()].0;
+        let full = if take_one(&slot.reserve) {
+            false
+        } else {
+            self.refill(slot)?
+        };
+        for (counter, c) in slot.added.iter().zip(cost.iter()) {
+            if c != 0 {
+                counter.fetch_add(c, Ordering::Release);
+            }
+        }
+        Ok(full)
+    }
+
+    /// Takes one permit for the caller and up to a chunk more for `slot`'s reserve;
+    /// returns whether the semaphore is empty after it.
+    #[cold]
+    fn refill(&self, slot: &Slot) -> Result<bool, NoRoom> {
+        if self.chunk > 1 {
+            if let Ok(permits) = self.room.try_acquire_many(self.chunk as u32) {
+                permits.forget();
+                slot.reserve.fetch_add(self.chunk - 1, Ordering::AcqRel);
+                if self.room.is_closed() {
+                    // Closed meanwhile: what is reserved admits nothing more.
+                    self.reclaim();
+                }
+                return Ok(self.room.available_permits() == 0);
+            }
+        }
         match self.room.try_acquire() {
             Ok(permit) => {
                 permit.forget();
-                self.add_cost(cost);
                 Ok(self.room.available_permits() == 0)
             }
-            Err(tokio::sync::TryAcquireError::NoPermits) => Err(NoRoom::Full),
-            Err(tokio::sync::TryAcquireError::Closed) => Err(NoRoom::Closed),
+            Err(TryAcquireError::Closed) => Err(NoRoom::Closed),
+            Err(TryAcquireError::NoPermits) => {
+                // Room may be left in the other lanes' reserves: take it back first.
+                if self.reclaim() == 0 {
+                    return Err(NoRoom::Full);
+                }
+                match self.room.try_acquire() {
+                    Ok(permit) => {
+                        permit.forget();
+                        Ok(self.room.available_permits() == 0)
+                    }
+                    Err(TryAcquireError::Closed) => Err(NoRoom::Closed),
+                    Err(TryAcquireError::NoPermits) => Err(NoRoom::Full),
+                }
+            }
         }
+    }
+
+    /// Gives every lane's reserve back to the semaphore; returns how many permits.
+    fn reclaim(&self) -> usize {
+        let back: usize = self
+            .slots
+            .iter()
+            .map(|s| s.0.reserve.swap(0, Ordering::AcqRel))
+            .sum();
+        if back > 0 {
+            self.room.add_permits(back);
+        }
+        back
     }
 
     /// Waits for room for one operation of `cost`; returns whether the buffer is full
@@ -133,10 +193,28 @@ impl Buffer {
         }
     }
 
+    #[inline]
+    fn take_cost(&self, costs: &Costs) {
+        for (counter, c) in self.taken.0.iter().zip(costs.iter()) {
+            if c != 0 {
+                counter.fetch_add(c, Ordering::AcqRel);
+            }
+        }
+    }
+
+    #[inline]
+    fn untake_cost(&self, costs: &Costs) {
+        for (counter, c) in self.taken.0.iter().zip(costs.iter()) {
+            if c != 0 {
+                counter.fetch_sub(c, Ordering::AcqRel);
+            }
+        }
+    }
+
     /// Gives back room and cost of operations that left the buffer (or were admitted
     /// and then refused).
     pub(crate) fn release(&self, ops: usize, cost: &Costs) {
-        self.sub_cost(cost);
+        self.take_cost(cost);
         self.room.add_permits(ops);
         self.wake_waiters();
     }
@@ -145,7 +223,7 @@ impl Buffer {
     /// until the consumer receives them.
     pub(crate) fn hold_for_delivery(&self, ops: usize, cost: &Costs) {
         self.delivering.fetch_add(ops, Ordering::AcqRel);
-        self.sub_cost(cost);
+        self.take_cost(cost);
     }
 
     /// A stream's consumer received `ops` operations: their room is free.
@@ -159,17 +237,31 @@ impl Buffer {
     /// buffered again (their room was held all along).
     pub(crate) fn undelivered(&self, ops: usize, cost: &Costs) {
         self.delivering.fetch_sub(ops, Ordering::AcqRel);
-        self.add_cost(cost);
+        self.untake_cost(cost);
     }
 
     /// Operations holding room: buffered, or on their way to a stream's consumer.
     pub(crate) fn ops(&self) -> usize {
-        self.size.saturating_sub(self.room.available_permits())
+        let reserved: usize = self
+            .slots
+            .iter()
+            .map(|s| s.0.reserve.load(Ordering::Acquire))
+            .sum();
+        self.size
+            .saturating_sub(self.room.available_permits())
+            .saturating_sub(reserved)
     }
 
     /// Cost in resource `r` of the operations not yet released.
     pub(crate) fn cost(&self, r: usize) -> u64 {
-        self.cost[r].load(Ordering::Acquire)
+        // What was taken is read first: every cost taken was added before, so the
+        // slots read after show at least as much, and the difference never wraps
+        // below zero (it may count an admission made meanwhile).
+        let taken = self.taken.0[r].load(Ordering::Acquire);
+        let added = self.slots.iter().fold(0u64, |sum, s| {
+            sum.wrapping_add(s.0.added[r].load(Ordering::Acquire))
+        });
+        added.wrapping_sub(taken)
     }
 
     /// Operations that `take_unsent` can take back: those holding room, less those on
@@ -179,7 +271,8 @@ impl Buffer {
             .saturating_sub(self.delivering.load(Ordering::Acquire))
     }
 
-    /// Whether no room is left.
+    /// Whether no room is left to take from the semaphore (a lane's reserve, at most a
+    /// 1,024th of the buffer, may still admit a few).
     pub(crate) fn is_full(&self) -> bool {
         self.room.available_permits() == 0
     }
@@ -188,8 +281,22 @@ impl Buffer {
     /// [`NoRoom::Closed`]; room can still be given back, so the counters stay right.
     pub(crate) fn close(&self) {
         self.room.close();
+        self.reclaim();
         self.wake_waiters();
     }
+}
+
+/// Takes one permit from a lane's reserve if it has one.
+#[inline]
+fn take_one(reserve: &AtomicUsize) -> bool {
+    let mut have = reserve.load(Ordering::Relaxed);
+    while have > 0 {
+        match reserve.compare_exchange_weak(have, have - 1, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => return true,
+            Err(now) => have = now,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -215,6 +322,34 @@ mod tests {
         assert_eq!(b.admit(&Costs::primary(1)).await, Ok(true));
         b.release(3, &Costs::primary(11));
         assert_eq!((b.ops(), b.cost(0)), (0, 0));
+    }
+
+    #[test]
+    fn room_reserved_by_one_thread_is_taken_back_before_another_is_refused() {
+        let b = std::sync::Arc::new(Buffer::new(4096));
+        assert_eq!(b.chunk, 4);
+        // This thread takes a chunk and keeps three permits in reserve.
+        assert_eq!(b.try_admit(&Costs::primary(2)), Ok(false));
+        assert_eq!((b.ops(), b.cost(0)), (1, 2));
+        let other = std::thread::spawn({
+            let b = b.clone();
+            move || {
+                let admitted = (0..5000)
+                    .take_while(|_| b.try_admit(&Costs::primary(1)).is_ok())
+                    .count();
+                (admitted, b.try_admit(&Costs::primary(1)))
+            }
+        });
+        let (admitted, then) = other.join().unwrap();
+        assert_eq!((admitted, then), (4095, Err(NoRoom::Full)));
+        assert!(b.is_full());
+        assert_eq!((b.ops(), b.cost(0), b.unsent()), (4096, 4097, 4096));
+        assert_eq!(b.try_admit(&Costs::primary(1)), Err(NoRoom::Full));
+        b.release(4096, &Costs::primary(4097));
+        assert_eq!((b.ops(), b.cost(0)), (0, 0));
+        b.close();
+        assert_eq!(b.try_admit(&Costs::primary(1)), Err(NoRoom::Closed));
+        assert_eq!(b.ops(), 0);
     }
 
     #[tokio::test(start_paused = true)]

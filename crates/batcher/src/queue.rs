@@ -2,44 +2,26 @@
 //! dispatcher through the [`Queue`] trait.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use events_core::EventName;
 use tokio::time::Instant;
 
-use crate::core::{Core, Padded, after, lock};
+use crate::core::{Core, after, lock};
 use crate::delivery::Sink;
 use crate::feedback::Feedback;
 use crate::pacing::Allowances;
 use crate::resources::Costs;
-use crate::shard::Shard;
+use crate::shard::{Lane, lane_count, lane_hint};
 use crate::{BatchMetadata, Operation};
 
 const TIMER_SLACK: Duration = Duration::from_millis(2);
 
-/// Producers on different threads push to different shards, so one busy watcher does
-/// not serialise its producers on one lock.
-pub(crate) fn shard_count() -> usize {
-    static COUNT: OnceLock<usize> = OnceLock::new();
-    *COUNT.get_or_init(|| {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cpus * 2).clamp(2, 16)
-    })
-}
-
-fn shard_hint() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static HINT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    HINT.with(|h| *h)
-}
-
 pub(crate) struct WatcherQueue<T> {
     core: Arc<Core>,
     id: u64,
-    shards: Box<[Padded<Mutex<Shard<T>>>]>,
+    lanes: Box<[Lane<T>]>,
     scheduled: AtomicBool,
     /// Set once a stream watcher's [`Batches`](crate::Batches) is dropped: nothing more
     /// is released to it and nothing more is accepted.
@@ -111,9 +93,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
         Arc::new_cyclic(|me| WatcherQueue {
             core,
             id,
-            shards: (0..shard_count())
-                .map(|_| Padded(Mutex::new(Shard::new(now))))
-                .collect(),
+            lanes: (0..lane_count()).map(|_| Lane::new(now)).collect(),
             scheduled: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             returned: Mutex::new(Vec::new()),
@@ -130,12 +110,7 @@ impl<T: Send + 'static> WatcherQueue<T> {
     /// buffer is full after it.
     #[inline]
     pub(crate) fn push(self: &Arc<Self>, op: Operation<T>, full: bool) {
-        let shard = &self.shards[shard_hint() % self.shards.len()].0;
-        let (was_empty, len) = {
-            let mut s = lock(shard);
-            let was_empty = s.push(op);
-            (was_empty, s.len())
-        };
+        let (was_empty, len) = self.lanes[lane_hint()].push(op);
         if was_empty && !self.scheduled.swap(true, Ordering::SeqCst) {
             self.core.signals().schedule(self.clone());
         } else if full || len == self.max_batch_size || self.core.options().linger.is_zero() {
@@ -148,8 +123,8 @@ impl<T: Send + 'static> WatcherQueue<T> {
     /// Takes every buffered operation out, giving their buffer room back.
     pub(crate) fn take_all(&self) -> Vec<Operation<T>> {
         let mut out = std::mem::take(&mut *lock(&self.returned));
-        for shard in self.shards.iter() {
-            lock(&shard.0).drain_into(&mut out);
+        for lane in self.lanes.iter() {
+            lane.drain_into(&mut out);
         }
         let cost = self.costs(&out);
         if !out.is_empty() {
@@ -238,10 +213,13 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         let mut total = 0usize;
         let mut oldest: Option<Instant> = None;
         let mut lone = false;
-        for shard in self.shards.iter() {
-            let s = lock(&shard.0);
+        for lane in self.lanes.iter() {
+            let s = lane.taken();
             if let Some(head) = s.front() {
                 total += s.len();
+                if total < self.max_batch_size {
+                    total += lane.live_len();
+                }
                 let since = s.since();
                 oldest = Some(oldest.map_or(since, |o| o.min(since)));
                 lone |= !head.op.is_batchable();
@@ -272,12 +250,15 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         let mut batch: Vec<Operation<T>> = Vec::with_capacity(total.min(max));
         let mut cost = Costs::default();
         let mut blocked = None;
-        let n = self.shards.len();
+        let n = self.lanes.len();
         let start = self.rotor.fetch_add(1, Ordering::Relaxed);
         let resources = self.core.resources();
         'shards: for i in 0..n {
-            let mut s = lock(&self.shards[(start + i) % n].0);
-            while let Some(head) = s.front() {
+            let lane = &self.lanes[(start + i) % n];
+            let mut s = lane.taken();
+            // Once every taken operation is in the batch, go on with the live ones.
+            while lane.refill_taken(&mut s) {
+                let Some(head) = s.front() else { break };
                 if batch.len() >= max {
                     break 'shards;
                 }
@@ -352,7 +333,7 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
         if self.closed.load(Ordering::Acquire) {
             return false;
         }
-        let empty = self.shards.iter().all(|s| lock(&s.0).is_empty());
+        let empty = self.lanes.iter().all(Lane::is_empty);
         if empty {
             return false;
         }

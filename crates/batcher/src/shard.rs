@@ -1,16 +1,110 @@
-//! [`Shard`]: one producing thread's part of a watcher's queue.
+//! [`Lane`]: one producing thread's part of a watcher's queue, and the [`Shard`]s it
+//! is kept in.
 //!
 //! Operations are kept in order as [`Stored`], without their extra costs; the few that
 //! have extra costs have them kept aside, each with its position in the shard, so that
 //! a batcher with one resource buffers each operation in the payload and one word.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use tokio::time::Instant;
 
 use crate::Operation;
 use crate::chunked::Chunked;
+use crate::core::{Padded, lock};
 use crate::operation::{ExtraCosts, Stored};
+
+/// How many lanes each watcher's queue (and the buffer's admission) is split into:
+/// producers on different threads use different lanes, so that one busy watcher does
+/// not serialise its producers on one lock or one counter.
+pub(crate) fn lane_count() -> usize {
+    static COUNT: OnceLock<usize> = OnceLock::new();
+    *COUNT.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cpus * 2).clamp(2, 16)
+    })
+}
+
+/// The calling thread's lane, below [`lane_count`].
+#[inline]
+pub(crate) fn lane_hint() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static HINT: usize = NEXT.fetch_add(1, Ordering::Relaxed) % lane_count();
+    }
+    HINT.with(|h| *h)
+}
+
+/// One producing thread's operations for one watcher, in order.
+///
+/// Producers push to the `live` shard; the dispatcher selects batches from the `taken`
+/// shard, which holds the older operations and is refilled by swapping `live` out
+/// whole once it is empty. A producer so waits for the dispatcher only for that swap,
+/// never while the dispatcher selects and accounts a batch.
+pub(crate) struct Lane<T> {
+    live: Padded<Mutex<Shard<T>>>,
+    taken: Padded<Mutex<Shard<T>>>,
+}
+
+impl<T> Lane<T> {
+    pub(crate) fn new(now: Instant) -> Self {
+        Lane {
+            live: Padded(Mutex::new(Shard::new(now))),
+            taken: Padded(Mutex::new(Shard::new(now))),
+        }
+    }
+
+    /// Appends `op`; returns whether the live shard was empty, and its length after.
+    #[inline]
+    pub(crate) fn push(&self, op: Operation<T>) -> (bool, usize) {
+        let mut live = lock(&self.live.0);
+        let was_empty = live.push(op);
+        (was_empty, live.len())
+    }
+
+    /// The lane's oldest operations, for the dispatcher to select from: refilled from
+    /// the live shard if empty. Every operation of the lane is in it or behind it.
+    pub(crate) fn taken(&self) -> MutexGuard<'_, Shard<T>> {
+        let mut taken = lock(&self.taken.0);
+        Self::refill(&self.live.0, &mut taken);
+        taken
+    }
+
+    /// Refills `taken` (this lane's, already locked) from the live shard if empty;
+    /// returns whether it holds anything after.
+    pub(crate) fn refill_taken(&self, taken: &mut Shard<T>) -> bool {
+        Self::refill(&self.live.0, taken);
+        !taken.is_empty()
+    }
+
+    fn refill(live: &Mutex<Shard<T>>, taken: &mut Shard<T>) {
+        if taken.is_empty() {
+            let mut live = lock(live);
+            if !live.is_empty() {
+                std::mem::swap(taken, &mut *live);
+            }
+        }
+    }
+
+    /// Operations in the live shard, behind those taken.
+    pub(crate) fn live_len(&self) -> usize {
+        lock(&self.live.0).len()
+    }
+
+    /// Whether the lane holds nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        lock(&self.taken.0).is_empty() && lock(&self.live.0).is_empty()
+    }
+
+    /// Moves every operation, in order, to the end of `out`.
+    pub(crate) fn drain_into(&self, out: &mut Vec<Operation<T>>) {
+        let mut taken = lock(&self.taken.0);
+        taken.drain_into(out);
+        lock(&self.live.0).drain_into(out);
+    }
+}
 
 pub(crate) struct Shard<T> {
     ops: Chunked<Stored<T>>,
