@@ -51,6 +51,10 @@ pub(crate) struct ServeArgs {
     /// The most event streams open at once (beyond: 503).
     #[arg(long, value_name = "N", default_value_t = server::DEFAULT_MAX_SUBSCRIBERS)]
     max_subscribers: usize,
+    /// The most a connection buffers, in bytes: bounds a request head (beyond: 431) and what a
+    /// subscriber that stops reading holds.
+    #[arg(long, value_name = "BYTES", default_value_t = server::DEFAULT_CONNECTION_BUFFER)]
+    connection_buffer: usize,
     /// How long SIGTERM or SIGINT waits for streams to write their terminating chunk.
     #[arg(long, value_name = "DURATION", default_value_t = HumanDuration(server::SHUTDOWN_GRACE))]
     shutdown_grace: HumanDuration,
@@ -111,6 +115,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .write_timeout(args.write_timeout.0)
         .max_connections(args.max_connections)
         .max_subscribers(args.max_subscribers)
+        .connection_buffer(args.connection_buffer)
         .shutdown_grace(args.shutdown_grace.0);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         let client_ca = args

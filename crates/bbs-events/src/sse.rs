@@ -351,7 +351,7 @@ pub fn write_event(out: &mut Vec<u8>, id: u64, event: &str, payload: &[u8]) {
 /// once, whatever the number of subscribers).
 pub fn write_event_base64(out: &mut Vec<u8>, id: u64, event: &str, payload_b64: &[u8]) {
     out.reserve(payload_b64.len() + event.len() + 40);
-    out.extend_from_slice(IdLine::new(id).as_bytes());
+    write_id_line(out, id);
     write_event_fields(out, event, payload_b64);
 }
 
@@ -370,73 +370,11 @@ pub(crate) fn write_event_fields(out: &mut Vec<u8>, event: &str, payload_b64: &[
     }
 }
 
-/// An event's `id:` line, formatted without allocating; as a [`bytes::Buf`] it is the per-connection
-/// part of a server frame.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct IdLine {
-    bytes: [u8; ID_LINE_MAX],
-    start: u8,
-    end: u8,
-}
-
-/// `id: ` and the 20 digits of `u64::MAX` and `\n`.
-const ID_LINE_MAX: usize = 25;
-
-impl IdLine {
-    /// The line `id: {id}\n`.
-    pub(crate) fn new(id: u64) -> IdLine {
-        let mut bytes = [0u8; ID_LINE_MAX];
-        bytes[..4].copy_from_slice(b"id: ");
-        let mut digits = [0u8; 20];
-        let mut n = id;
-        let mut count = 0;
-        loop {
-            digits[count] = b'0' + (n % 10) as u8;
-            count += 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for (i, d) in digits[..count].iter().rev().enumerate() {
-            bytes[4 + i] = *d;
-        }
-        bytes[4 + count] = b'\n';
-        IdLine {
-            bytes,
-            start: 0,
-            end: (5 + count) as u8,
-        }
-    }
-
-    /// No line at all (the head of a chunk that is not an event).
-    pub(crate) fn empty() -> IdLine {
-        IdLine {
-            bytes: [0u8; ID_LINE_MAX],
-            start: 0,
-            end: 0,
-        }
-    }
-
-    /// The bytes not yet consumed.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.bytes[usize::from(self.start)..usize::from(self.end)]
-    }
-}
-
-impl bytes::Buf for IdLine {
-    fn remaining(&self) -> usize {
-        usize::from(self.end - self.start)
-    }
-
-    fn chunk(&self) -> &[u8] {
-        self.as_bytes()
-    }
-
-    fn advance(&mut self, cnt: usize) {
-        // Never past the end, whatever `cnt` says (at most 25 fits in a u8).
-        self.start += cnt.min(self.remaining()) as u8;
-    }
+/// Appends the line `id: {id}\n`, the one part of a server frame that is each connection's own.
+pub(crate) fn write_id_line(out: &mut Vec<u8>, id: u64) {
+    out.extend_from_slice(b"id: ");
+    out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+    out.push(b'\n');
 }
 
 /// Base64-encoding into a growing buffer (a small extension over the engine).
@@ -459,18 +397,13 @@ impl<E: base64::Engine> EncodeIntoVec for E {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn id_lines_hold_every_u64_and_advance_no_further_than_their_end() {
-        use bytes::Buf as _;
-        assert_eq!(IdLine::new(0).as_bytes(), b"id: 0\n");
-        assert_eq!(IdLine::new(1234).as_bytes(), b"id: 1234\n");
-        let max = format!("id: {}\n", u64::MAX);
-        assert_eq!(IdLine::new(u64::MAX).as_bytes(), max.as_bytes());
-        let mut line = IdLine::new(7);
-        line.advance(3);
-        assert_eq!(line.chunk(), b" 7\n");
-        line.advance(usize::MAX);
-        assert_eq!(line.remaining(), 0);
-        assert_eq!(IdLine::empty().remaining(), 0);
+    fn id_lines_hold_every_u64_after_what_is_there() {
+        let mut out = b"x".to_vec();
+        for id in [0, 1234, u64::MAX] {
+            super::write_id_line(&mut out, id);
+        }
+        let want = format!("xid: 0\nid: 1234\nid: {}\n", u64::MAX);
+        assert_eq!(out, want.as_bytes());
     }
 
     use super::*;

@@ -1,5 +1,12 @@
 //! The data of one HTTP chunk: the SSE events a subscriber has been handed in one go, each its
-//! own `id:` line followed by the frame lines every subscriber shares, written without copying.
+//! own `id:` line followed by the frame lines every subscriber shares.
+//!
+//! A woken subscriber's events go out in one write. Small events (the usual ones: a crash or an
+//! ActualLRP change is a few hundred bytes) are copied into one buffer with their `id:` lines, so
+//! that the write is one contiguous slice however many events it carries: copying a few hundred
+//! bytes the cache already holds costs less than the kernel's walk over two slices per event,
+//! and lifts the limit a vectored write puts on events per write. Large events are not copied
+//! but referenced, so that a chunk never duplicates a big event per subscriber.
 
 use std::io::IoSlice;
 use std::sync::Arc;
@@ -8,11 +15,25 @@ use bytes::{Buf, Bytes};
 
 use crate::models::Version;
 use crate::server::encoded::EncodedEvent;
-use crate::sse::IdLine;
+use crate::sse::write_id_line;
 
-/// The most events in one chunk: with hyper's chunk-size line and trailing CRLF, one chunk's
-/// two slices per event fill one 64-slice vectored write.
-pub(crate) const MAX_EVENTS_PER_CHUNK: usize = 31;
+/// A chunk takes no more events once it holds this many bytes: enough for the events of a
+/// busy wake-up (about 50 small ones), little enough that a peer that stops reading holds
+/// little (with its connection's buffer, `ServerBuilder::connection_buffer`).
+pub(crate) const MAX_CHUNK_BYTES: usize = 16 * 1024;
+
+/// An event's shared lines at most this long are copied into the chunk; longer ones are
+/// referenced.
+const COPY_AT_MOST: usize = 2 * 1024;
+
+/// The most slices in one chunk: with hyper's chunk-size line and trailing CRLF, they fill one
+/// vectored write of 64 slices.
+const MAX_SEGMENTS: usize = 60;
+
+/// The most a chunk copies: below the bound before its last event, then that event's `id:` line
+/// and lines. Its copy buffer is made this large at its first event, so that filling it never
+/// moves it, and trimmed to what it holds when done (which shrinks it in place).
+const MOST_COPIED: usize = MAX_CHUNK_BYTES + COPY_AT_MOST + 32;
 
 /// One response body frame: whole SSE events (each its `id:` line, then its shared lines) or
 /// plain bytes.
@@ -20,131 +41,117 @@ pub(crate) const MAX_EVENTS_PER_CHUNK: usize = 31;
 /// Chunk boundaries are not event boundaries to an SSE client (a proxy may re-chunk a stream),
 /// so one chunk carries every event a woken subscriber drains, which costs one write instead of
 /// one per event.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Chunk {
-    frames: Vec<Frame>,
-    /// The room made at the first event: none is taken while a stream waits for one, so that an
-    /// idle subscriber costs no memory for it.
-    room: usize,
-    /// The first frame not yet written in full.
+    /// The copied bytes, which [`Segment::Copied`] ranges point into.
+    copied: Vec<u8>,
+    segments: Vec<Segment>,
+    events: usize,
+    /// The first segment not yet written in full, and how much of it was written.
     next: usize,
+    written: usize,
     remaining: usize,
 }
 
+/// A run of a chunk's bytes.
+#[derive(Debug)]
+enum Segment {
+    /// `copied[start..end]`.
+    Copied { start: usize, end: usize },
+    /// A large event's shared lines, referenced (holding them costs one reference count).
+    Shared(Arc<EncodedEvent>, Version),
+    /// Bytes that are not an event (an error page).
+    Plain(Bytes),
+}
+
 impl Chunk {
-    /// An empty chunk that makes room for `events` events at its first.
-    pub(crate) fn with_capacity(events: usize) -> Chunk {
-        Chunk {
-            frames: Vec::new(),
-            room: events,
-            next: 0,
-            remaining: 0,
+    /// An empty chunk; it takes no memory until its first event.
+    pub(crate) fn new() -> Chunk {
+        Chunk::default()
+    }
+
+    /// Adds `event` with this connection's `id`, its shared lines in the model `version`;
+    /// returns whether the chunk has room for more.
+    pub(crate) fn push_event(
+        &mut self,
+        id: u64,
+        event: &Arc<EncodedEvent>,
+        version: Version,
+    ) -> bool {
+        let fields = event.fields_in(version);
+        if self.copied.capacity() == 0 {
+            self.copied.reserve_exact(MOST_COPIED);
+        }
+        let start = self.copied.len();
+        write_id_line(&mut self.copied, id);
+        self.copied_from(start);
+        if fields.len() <= COPY_AT_MOST {
+            self.copy(fields);
+        } else {
+            self.remaining += fields.len();
+            self.segments
+                .push(Segment::Shared(Arc::clone(event), version));
+        }
+        self.events += 1;
+        self.has_room()
+    }
+
+    /// Appends `bytes` to the copy buffer.
+    fn copy(&mut self, bytes: &[u8]) {
+        let start = self.copied.len();
+        self.copied.extend_from_slice(bytes);
+        self.copied_from(start);
+    }
+
+    /// Counts the copy buffer's bytes from `start` on, extending the last segment when it
+    /// ends there.
+    fn copied_from(&mut self, start: usize) {
+        let end = self.copied.len();
+        self.remaining += end - start;
+        match self.segments.last_mut() {
+            Some(Segment::Copied { end: last, .. }) if *last == start => *last = end,
+            _ => self.segments.push(Segment::Copied { start, end }),
         }
     }
 
-    /// Adds `event` with this connection's `id`, its shared lines in the model `version`.
-    pub(crate) fn push_event(&mut self, id: u64, event: Arc<EncodedEvent>, version: Version) {
-        self.push(Frame {
-            id: IdLine::new(id),
-            body: Body::Event(event, version),
-            written: 0,
-        });
+    /// Whether another event may be added.
+    pub(crate) fn has_room(&self) -> bool {
+        self.remaining < MAX_CHUNK_BYTES && self.segments.len() + 2 <= MAX_SEGMENTS
     }
 
     /// Bytes that are not an event (an error page).
     pub(crate) fn plain(bytes: Bytes) -> Chunk {
-        let mut chunk = Chunk::with_capacity(1);
-        chunk.push(Frame {
-            id: IdLine::empty(),
-            body: Body::Plain(bytes),
-            written: 0,
-        });
-        chunk
-    }
-
-    fn push(&mut self, frame: Frame) {
-        if self.frames.capacity() == 0 {
-            self.frames.reserve_exact(self.room);
+        Chunk {
+            remaining: bytes.len(),
+            segments: vec![Segment::Plain(bytes)],
+            ..Chunk::default()
         }
-        self.remaining += frame.remaining();
-        self.frames.push(frame);
     }
 
     /// The chunk as it goes into the connection's write queue: room it did not use is given
     /// back, so that a peer that stops reading holds only what its queued chunks carry.
     pub(crate) fn trimmed(mut self) -> Chunk {
-        self.frames.shrink_to_fit();
+        self.copied.shrink_to_fit();
+        self.segments.shrink_to_fit();
         self
     }
 
-    /// The number of events (or plain parts) in the chunk.
+    /// The number of events in the chunk.
     pub(crate) fn len(&self) -> usize {
-        self.frames.len()
+        self.events
     }
 
     /// Whether the chunk holds nothing.
     pub(crate) fn is_empty(&self) -> bool {
-        self.frames.is_empty()
-    }
-}
-
-/// One event's `id:` line and its shared lines (or plain bytes), as far as not yet written.
-#[derive(Debug)]
-struct Frame {
-    id: IdLine,
-    body: Body,
-    /// How much of the body has been written.
-    written: usize,
-}
-
-/// What follows a frame's `id:` line: the event itself (holding it costs one reference count,
-/// not a copy) or plain bytes.
-#[derive(Debug)]
-enum Body {
-    Event(Arc<EncodedEvent>, Version),
-    Plain(Bytes),
-}
-
-impl Frame {
-    fn body(&self) -> &[u8] {
-        let all = match &self.body {
-            Body::Event(event, version) => &event.fields_in(*version)[..],
-            Body::Plain(bytes) => &bytes[..],
-        };
-        all.get(self.written..).unwrap_or_default()
+        self.remaining == 0
     }
 
-    fn remaining(&self) -> usize {
-        self.id.remaining() + self.body().len()
-    }
-
-    fn chunk(&self) -> &[u8] {
-        if self.id.has_remaining() {
-            self.id.chunk()
-        } else {
-            self.body()
+    fn bytes_of<'a>(&'a self, segment: &'a Segment) -> &'a [u8] {
+        match segment {
+            Segment::Copied { start, end } => &self.copied[*start..*end],
+            Segment::Shared(event, version) => &event.fields_in(*version)[..],
+            Segment::Plain(bytes) => &bytes[..],
         }
-    }
-
-    fn advance(&mut self, cnt: usize) {
-        let from_id = cnt.min(self.id.remaining());
-        self.id.advance(from_id);
-        self.written += cnt - from_id;
-    }
-
-    fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
-        let mut filled = 0;
-        for part in [self.id.chunk(), self.body()] {
-            if part.is_empty() {
-                continue;
-            }
-            let Some(slot) = dst.get_mut(filled) else {
-                break;
-            };
-            *slot = IoSlice::new(part);
-            filled += 1;
-        }
-        filled
     }
 }
 
@@ -154,34 +161,39 @@ impl Buf for Chunk {
     }
 
     fn chunk(&self) -> &[u8] {
-        self.frames
-            .get(self.next)
-            .map_or(&[], |frame| frame.chunk())
+        self.segments.get(self.next).map_or(&[], |segment| {
+            self.bytes_of(segment)
+                .get(self.written..)
+                .unwrap_or_default()
+        })
     }
 
     fn advance(&mut self, cnt: usize) {
         // Never past the end, whatever `cnt` says.
         let mut cnt = cnt.min(self.remaining);
         self.remaining -= cnt;
-        while let Some(frame) = self.frames.get_mut(self.next) {
-            let left = frame.remaining();
+        while let Some(segment) = self.segments.get(self.next) {
+            let left = self.bytes_of(segment).len() - self.written;
             if cnt < left {
-                frame.advance(cnt);
+                self.written += cnt;
                 break;
             }
-            frame.advance(left);
             cnt -= left;
             self.next += 1;
+            self.written = 0;
         }
     }
 
     fn chunks_vectored<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         let mut filled = 0;
-        for frame in self.frames.iter().skip(self.next) {
-            if filled == dst.len() {
+        for (i, segment) in self.segments.iter().enumerate().skip(self.next) {
+            let Some(slot) = dst.get_mut(filled) else {
                 break;
-            }
-            filled += frame.chunks_vectored(&mut dst[filled..]);
+            };
+            let bytes = self.bytes_of(segment);
+            let from = if i == self.next { self.written } else { 0 };
+            *slot = IoSlice::new(bytes.get(from..).unwrap_or_default());
+            filled += 1;
         }
         filled
     }
@@ -203,23 +215,49 @@ mod tests {
         (event, fields)
     }
 
+    /// A DesiredLRP event whose shared lines are longer than [`COPY_AT_MOST`].
+    fn large() -> Arc<EncodedEvent> {
+        use crate::models::{DesiredLrp, DesiredLrpCreatedEvent};
+        let lrp = DesiredLrp {
+            process_guid: "g".repeat(COPY_AT_MOST).into(),
+            ..DesiredLrp::default()
+        };
+        let event = Event::DesiredLrpCreated(DesiredLrpCreatedEvent {
+            desired_lrp: Some(Box::new(lrp)),
+            ..DesiredLrpCreatedEvent::default()
+        });
+        Arc::new(EncodedEvent::new(1, event))
+    }
+
     #[test]
-    fn an_event_chunk_is_each_id_line_then_the_shared_fields_in_two_slices() {
+    fn small_events_are_copied_into_one_slice_and_large_ones_referenced() {
         let (event, fields) = task_removed();
-        let mut chunk = Chunk::with_capacity(2);
-        chunk.push_event(3, Arc::clone(&event), Version::V3);
-        chunk.push_event(4, event, Version::V3);
+        let big = large();
+        let big_fields = big.fields_in(Version::V3).clone();
+        assert!(big_fields.len() > COPY_AT_MOST);
+        let mut chunk = Chunk::new();
+        assert!(chunk.is_empty());
+        assert!(chunk.push_event(3, &event, Version::V3));
+        assert!(chunk.push_event(4, &event, Version::V3));
+        assert!(chunk.push_event(5, &big, Version::V3));
+        assert!(chunk.push_event(6, &event, Version::V3));
+        assert_eq!(chunk.len(), 4);
         let mut slices = [IoSlice::new(&[]); 8];
-        assert_eq!(chunk.chunks_vectored(&mut slices), 4);
-        assert_eq!(&*slices[1], &fields[..]);
-        assert_eq!(&*slices[2], b"id: 4\n");
+        assert_eq!(chunk.chunks_vectored(&mut slices), 3);
+        let mut two = b"id: 3\n".to_vec();
+        two.extend_from_slice(&fields);
+        two.extend_from_slice(b"id: 4\n");
+        two.extend_from_slice(&fields);
+        two.extend_from_slice(b"id: 5\n");
+        assert_eq!(&*slices[0], &two[..]);
+        assert!(std::ptr::eq(slices[1].as_ptr(), big_fields.as_ptr()));
         // A short slice array takes what fits.
-        let mut few = [IoSlice::new(&[]); 3];
-        assert_eq!(chunk.chunks_vectored(&mut few), 3);
+        let mut few = [IoSlice::new(&[]); 2];
+        assert_eq!(chunk.chunks_vectored(&mut few), 2);
         let bytes = chunk.copy_to_bytes(chunk.remaining());
-        let mut want = b"id: 3\n".to_vec();
-        want.extend_from_slice(&fields);
-        want.extend_from_slice(b"id: 4\n");
+        let mut want = two.clone();
+        want.extend_from_slice(&big_fields);
+        want.extend_from_slice(b"id: 6\n");
         want.extend_from_slice(&fields);
         assert_eq!(&bytes[..], &want[..]);
         chunk.advance(usize::MAX);
@@ -229,17 +267,43 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_is_full_at_its_byte_bound_or_its_slice_bound() {
+        let (event, _) = task_removed();
+        let mut chunk = Chunk::new();
+        let mut pushed = 1;
+        while chunk.push_event(pushed, &event, Version::V3) {
+            pushed += 1;
+        }
+        assert!(chunk.remaining() >= MAX_CHUNK_BYTES);
+        assert!(chunk.remaining() < MAX_CHUNK_BYTES + 64);
+        assert_eq!(chunk.len() as u64, pushed);
+        let big = large();
+        let mut chunk = Chunk::new();
+        let mut slices = 0;
+        while chunk.push_event(0, &big, Version::V3) {
+            slices += 1;
+        }
+        let mut all = [IoSlice::new(&[]); 64];
+        assert!(chunk.chunks_vectored(&mut all) <= MAX_SEGMENTS);
+        assert!(slices > 0);
+    }
+
+    #[test]
     fn partial_writes_resume_mid_frame() {
         let (event, fields) = task_removed();
-        let mut chunk = Chunk::with_capacity(3);
+        let mut chunk = Chunk::new();
+        let big = large();
         for id in 0..3 {
-            chunk.push_event(id, Arc::clone(&event), Version::V3);
+            chunk.push_event(id, &event, Version::V3);
+            chunk.push_event(id + 10, &big, Version::V3);
         }
         let whole = {
             let mut all = Vec::new();
             for id in 0..3 {
                 all.extend_from_slice(format!("id: {id}\n").as_bytes());
                 all.extend_from_slice(&fields);
+                all.extend_from_slice(format!("id: {}\n", id + 10).as_bytes());
+                all.extend_from_slice(big.fields_in(Version::V3));
             }
             all
         };

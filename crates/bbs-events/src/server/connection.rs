@@ -75,6 +75,7 @@ where
     builder
         .title_case_headers(true)
         .keep_alive(true)
+        .max_buf_size(context.limits.connection_buffer)
         .timer(TokioTimer::new())
         .header_read_timeout(context.limits.header_read_timeout);
     let connection = builder.serve_connection(io, service);

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::models::Version;
 use crate::server::HubError;
-use crate::server::chunk::{Chunk, MAX_EVENTS_PER_CHUNK};
+use crate::server::chunk::Chunk;
 use crate::server::encoded::EncodedEvent;
 use crate::server::filter::{Filter, ServerRoute};
 use crate::server::hub::Hub;
@@ -213,11 +213,11 @@ impl Drop for StreamState {
 }
 
 impl StreamState {
-    /// The next SSE chunk (every event available, up to [`MAX_EVENTS_PER_CHUNK`]), or `None`
-    /// to end the stream (with the terminating chunk).
+    /// The next SSE chunk (every event available, as far as a chunk holds), or `None` to end
+    /// the stream (with the terminating chunk).
     async fn next_chunk(&mut self) -> Option<Chunk> {
-        let mut chunk = Chunk::with_capacity(MAX_EVENTS_PER_CHUNK);
-        while chunk.len() < MAX_EVENTS_PER_CHUNK {
+        let mut chunk = Chunk::new();
+        while chunk.has_room() {
             let Some(event) = self.preload.get(self.next_preload).cloned() else {
                 break;
             };
@@ -225,7 +225,7 @@ impl StreamState {
             match self.filter.accepts(&event.event) {
                 Ok(true) => {
                     let id = self.next_id(&event, false);
-                    chunk.push_event(id, event, self.version);
+                    chunk.push_event(id, &event, self.version);
                 }
                 Ok(false) => {}
                 Err(error) => {
@@ -245,9 +245,9 @@ impl StreamState {
         let next_id = &mut self.next_id;
         let taken = self
             .subscription
-            .next_batch(MAX_EVENTS_PER_CHUNK, |event| {
-                let id = frame_id(next_id, &event, hub_ids);
-                chunk.push_event(id, event, version);
+            .next_batch(|event| {
+                let id = frame_id(next_id, event, hub_ids);
+                chunk.push_event(id, event, version)
             })
             .await;
         match taken {

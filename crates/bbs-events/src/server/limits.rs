@@ -16,6 +16,13 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// Default for [`ServerBuilder::max_subscribers`](super::ServerBuilder::max_subscribers).
 pub const DEFAULT_MAX_SUBSCRIBERS: usize = 2048;
+/// Default for [`ServerBuilder::connection_buffer`](super::ServerBuilder::connection_buffer).
+pub const DEFAULT_CONNECTION_BUFFER: usize = 16 * 1024;
+/// The smallest [`ServerBuilder::connection_buffer`](super::ServerBuilder::connection_buffer).
+pub const MIN_CONNECTION_BUFFER: usize = 8 * 1024;
+/// The largest [`ServerBuilder::connection_buffer`](super::ServerBuilder::connection_buffer);
+/// a larger one is lowered to it.
+pub const MAX_CONNECTION_BUFFER: usize = 16 * 1024 * 1024;
 /// Default for [`ServerBuilder::shutdown_grace`](super::ServerBuilder::shutdown_grace).
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -32,6 +39,7 @@ pub(crate) struct Limits {
     pub(crate) write_timeout: Duration,
     pub(crate) max_connections: usize,
     pub(crate) max_subscribers: usize,
+    pub(crate) connection_buffer: usize,
     pub(crate) shutdown_grace: Duration,
 }
 
@@ -44,6 +52,7 @@ impl Default for Limits {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
+            connection_buffer: DEFAULT_CONNECTION_BUFFER,
             shutdown_grace: SHUTDOWN_GRACE,
         }
     }
@@ -83,6 +92,18 @@ impl Limits {
             write_timeout: timeout("write_timeout", self.write_timeout)?,
             max_connections: cap("max_connections", self.max_connections)?,
             max_subscribers: cap("max_subscribers", self.max_subscribers)?,
+            connection_buffer: if self.connection_buffer < MIN_CONNECTION_BUFFER {
+                return Err(ServerError::InvalidOption {
+                    option: "connection_buffer",
+                    reason: format!(
+                        "{} bytes is below the least a connection works with \
+                         ({MIN_CONNECTION_BUFFER} bytes); give at least that",
+                        self.connection_buffer
+                    ),
+                });
+            } else {
+                self.connection_buffer.min(MAX_CONNECTION_BUFFER)
+            },
             // Zero is a legitimate grace: do not wait for streams at all.
             shutdown_grace: self.shutdown_grace.min(LONGEST),
         })
@@ -107,6 +128,14 @@ mod tests {
         };
         let error = limits.checked().unwrap_err().to_string();
         assert!(error.contains("max_subscribers"), "{error}");
+        for small in [0, MIN_CONNECTION_BUFFER - 1] {
+            let limits = Limits {
+                connection_buffer: small,
+                ..Limits::default()
+            };
+            let error = limits.checked().unwrap_err().to_string();
+            assert!(error.contains("connection_buffer"), "{error}");
+        }
     }
 
     #[test]
@@ -118,10 +147,12 @@ mod tests {
             write_timeout: Duration::MAX,
             max_connections: usize::MAX,
             max_subscribers: usize::MAX,
+            connection_buffer: usize::MAX,
             shutdown_grace: Duration::MAX,
         }
         .checked()
         .unwrap();
+        assert_eq!(limits.connection_buffer, MAX_CONNECTION_BUFFER);
         assert_eq!(limits.write_timeout, LONGEST);
         assert_eq!(limits.max_connections, tokio::sync::Semaphore::MAX_PERMITS);
         // The deadlines built from them do not overflow.

@@ -15,7 +15,7 @@
 //! [`models::Version`](crate::models::Version)), encoded once per event.
 //!
 //! Differences from the BBS, by design: one chunk carries every event a subscriber is woken for
-//! (up to 31), where the BBS writes one chunk per event — chunk boundaries are not event
+//! (up to 16 KiB of them), where the BBS writes one chunk per event — chunk boundaries are not event
 //! boundaries to an SSE client (the Go BBS client and this crate's client read the stream as
 //! bytes), and it saves a write per event; chunks carry no empty `;` extension (hyper
 //! writes strict RFC 9112 chunks, which every client accepts); and with a
@@ -53,9 +53,9 @@ pub use self::hub::{
     DEFAULT_SUBSCRIBER_CAPACITY, Hub, HubBuilder, HubStats, MAX_SUBSCRIBER_CAPACITY,
 };
 pub use self::limits::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIBERS,
-    DEFAULT_REQUEST_BODY_TIMEOUT, DEFAULT_TLS_HANDSHAKE_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
-    SHUTDOWN_GRACE,
+    DEFAULT_CONNECTION_BUFFER, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_SUBSCRIBERS, DEFAULT_REQUEST_BODY_TIMEOUT, DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+    DEFAULT_WRITE_TIMEOUT, MAX_CONNECTION_BUFFER, MIN_CONNECTION_BUFFER, SHUTDOWN_GRACE,
 };
 pub use self::subscription::HubSubscription;
 pub use self::tls::ServerTls;
@@ -134,6 +134,17 @@ impl ServerBuilder {
     /// subscription is answered `503 Service Unavailable`, which BBS clients retry.
     pub fn max_subscribers(mut self, subscribers: usize) -> Self {
         self.limits.max_subscribers = subscribers;
+        self
+    }
+
+    /// The most a connection buffers (default [`DEFAULT_CONNECTION_BUFFER`], 16 KiB; at least
+    /// [`MIN_CONNECTION_BUFFER`], at most [`MAX_CONNECTION_BUFFER`]): a request head larger
+    /// than it is answered `431 Request Header Fields Too Large`, and a subscriber that stops
+    /// reading holds at most this much of queued events (plus one chunk of at most 16 KiB)
+    /// until its [write timeout](Self::write_timeout). A woken subscriber's events go out in
+    /// one chunk of at most 16 KiB whatever this is, so a larger buffer buys no speed.
+    pub fn connection_buffer(mut self, bytes: usize) -> Self {
+        self.limits.connection_buffer = bytes;
         self
     }
 

@@ -132,7 +132,11 @@ impl HubSubscription {
     /// Cancel safe: no event is lost when the future is dropped.
     pub async fn recv(&mut self) -> Result<Arc<EncodedEvent>, HubError> {
         let mut slot = None;
-        self.next_batch(1, |event| slot = Some(event)).await?;
+        self.next_batch(|event| {
+            slot = Some(Arc::clone(event));
+            false
+        })
+        .await?;
         // A batch without error holds at least one event.
         slot.ok_or(HubError::Closed)
     }
@@ -154,29 +158,32 @@ impl HubSubscription {
         buffer: &mut Vec<Arc<EncodedEvent>>,
         limit: usize,
     ) -> Result<usize, HubError> {
-        self.next_batch(limit.max(1), |event| buffer.push(event))
-            .await
+        let (start, limit) = (buffer.len(), limit.max(1));
+        self.next_batch(|event| {
+            buffer.push(Arc::clone(event));
+            buffer.len() - start < limit
+        })
+        .await
     }
 
-    /// Hands up to `limit` events to `push`, waiting only while there are none; `Ok` means at
-    /// least one was handed.
+    /// Hands events to `push` until it says no more fit (by returning `false`), waiting only
+    /// while there are none; `Ok` means at least one was handed.
     pub(crate) async fn next_batch(
         &mut self,
-        limit: usize,
-        mut push: impl FnMut(Arc<EncodedEvent>),
+        mut push: impl FnMut(&Arc<EncodedEvent>) -> bool,
     ) -> Result<usize, HubError> {
         let mut taken = 0;
         loop {
-            if let Some(result) = self.batch_result(limit, &mut taken, &mut push) {
+            if let Some(result) = self.batch_result(&mut taken, &mut push) {
                 return result;
             }
             // Nothing yet: wait for the hub's next wake-up. The waiter is registered before
             // the ring is looked at again, so that a wake-up in between is not missed.
             let signal = Arc::clone(&self.signal);
-            let news = signal.news.notified();
+            let news = signal.news.notified(self.id);
             tokio::pin!(news);
             news.as_mut().enable();
-            if let Some(result) = self.batch_result(limit, &mut taken, &mut push) {
+            if let Some(result) = self.batch_result(&mut taken, &mut push) {
                 return result;
             }
             let ended = self.ending.woken.notified();
@@ -191,11 +198,10 @@ impl HubSubscription {
     /// What the batch gives so far: `None` when it is empty and the subscription goes on.
     fn batch_result(
         &mut self,
-        limit: usize,
         taken: &mut usize,
-        push: &mut impl FnMut(Arc<EncodedEvent>),
+        push: &mut impl FnMut(&Arc<EncodedEvent>) -> bool,
     ) -> Option<Result<usize, HubError>> {
-        let end = self.take(limit, taken, push);
+        let end = self.take(taken, push);
         if *taken > 0 {
             // One count per batch, for the hub's statistics.
             self.signal.delivered(*taken);
@@ -207,15 +213,15 @@ impl HubSubscription {
         }
     }
 
-    /// Takes what is available without waiting, until the batch holds `limit` events.
+    /// Takes what is available without waiting, until `push` says no more fit.
     fn take(
         &mut self,
-        limit: usize,
         taken: &mut usize,
-        push: &mut impl FnMut(Arc<EncodedEvent>),
+        push: &mut impl FnMut(&Arc<EncodedEvent>) -> bool,
     ) -> Taken {
         let ending = self.ending.get();
-        while *taken < limit {
+        let mut room = true;
+        while room {
             let Some(event) = self.backlog.pop_front() else {
                 break;
             };
@@ -224,14 +230,14 @@ impl HubSubscription {
             }
             match self.filter.accepts(&event.event) {
                 Ok(true) => {
-                    push(event);
+                    room = push(&event);
                     *taken += 1;
                 }
                 Ok(false) => {}
                 Err(error) => return Taken::Ended(self.finish(HubError::CellFilter(error))),
             }
         }
-        if *taken == limit {
+        if !room {
             return Taken::Full;
         }
         // The ring's lock is held while the events are looked at, so nothing in here may take
@@ -245,16 +251,15 @@ impl HubSubscription {
             }
             match filter.accepts(&event.event) {
                 Ok(true) => {
-                    push(Arc::clone(event));
                     *taken += 1;
+                    push(event)
                 }
-                Ok(false) => {}
+                Ok(false) => true,
                 Err(error) => {
                     stop = Some(HubError::CellFilter(error));
-                    return false;
+                    false
                 }
             }
-            *taken < limit
         });
         if let Some(error) = stop {
             return Taken::Ended(self.finish(error));

@@ -18,7 +18,7 @@ use crate::server::hub::{Shared, lock};
 use crate::server::ring::Ring;
 
 /// The default [notify interval](crate::server::HubBuilder::notify_interval).
-pub const DEFAULT_NOTIFY_INTERVAL: Duration = Duration::from_millis(5);
+pub const DEFAULT_NOTIFY_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The longest notify interval; a longer one is lowered to it.
 pub const MAX_NOTIFY_INTERVAL: Duration = Duration::from_secs(1);
@@ -30,7 +30,7 @@ pub(crate) struct Signal {
     /// The events, encoded once.
     pub(crate) ring: Ring,
     /// Wakes every waiting subscriber: the ring has news (events, or it closed).
-    pub(crate) news: Notify,
+    pub(crate) news: News,
     /// Tells the ticker that a wake-up is owed or that the hub went away.
     due: Notify,
     /// Events handed to subscribers (counted once per batch).
@@ -47,7 +47,7 @@ impl Signal {
     pub(crate) fn new(length: usize) -> Signal {
         Signal {
             ring: Ring::new(length),
-            news: Notify::new(),
+            news: News::default(),
             due: Notify::new(),
             delivered: AtomicU64::new(0),
             cut_offs: AtomicU64::new(0),
@@ -66,6 +66,33 @@ impl Signal {
     /// Tells the ticker to look again (the hub closed or went away).
     pub(crate) fn stop_ticker(&self) {
         self.due.notify_one();
+    }
+}
+
+/// How many [`Notify`]s the waiting subscribers are spread over.
+const NEWS_SHARDS: usize = 16;
+
+/// Wakes every waiting subscriber at once. The waiters are spread over several [`Notify`]s
+/// by subscription id: a `Notify` keeps its waiters in one locked list, which every subscriber
+/// enters and leaves once per wake-up, and with thousands of subscribers on several threads
+/// one list is a contended lock.
+#[derive(Debug, Default)]
+pub(crate) struct News {
+    shards: [Notify; NEWS_SHARDS],
+}
+
+impl News {
+    /// The wake-up for the subscription `id` to wait on.
+    pub(crate) fn notified(&self, id: u64) -> tokio::sync::futures::Notified<'_> {
+        // The remainder is below NEWS_SHARDS, so the cast keeps it.
+        self.shards[(id % NEWS_SHARDS as u64) as usize].notified()
+    }
+
+    /// Wakes every subscriber waiting now.
+    pub(crate) fn notify_waiters(&self) {
+        for shard in &self.shards {
+            shard.notify_waiters();
+        }
     }
 }
 
