@@ -55,6 +55,9 @@ pub(crate) struct ServeArgs {
     /// subscriber that stops reading holds.
     #[arg(long, value_name = "BYTES", default_value_t = server::DEFAULT_CONNECTION_BUFFER)]
     connection_buffer: usize,
+    /// How many connections the kernel queues before the server accepts them.
+    #[arg(long, value_name = "N", default_value_t = server::DEFAULT_LISTEN_BACKLOG)]
+    listen_backlog: u32,
     /// How long SIGTERM or SIGINT waits for streams to write their terminating chunk.
     #[arg(long, value_name = "DURATION", default_value_t = HumanDuration(server::SHUTDOWN_GRACE))]
     shutdown_grace: HumanDuration,
@@ -116,6 +119,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .max_connections(args.max_connections)
         .max_subscribers(args.max_subscribers)
         .connection_buffer(args.connection_buffer)
+        .listen_backlog(args.listen_backlog)
         .shutdown_grace(args.shutdown_grace.0);
     if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
         let client_ca = args

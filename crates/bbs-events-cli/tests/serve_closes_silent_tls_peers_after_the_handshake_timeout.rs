@@ -1,7 +1,7 @@
 //! TLS peers that never send a ClientHello are closed after the default 10-s handshake timeout,
-//! and `bbs-events serve` is back to its baseline of descriptors after them. In a test binary of
-//! its own: run in one process after the other attacks, some of these connections were seen
-//! unclosed after a minute (see the note in `serve_returns_to_its_baseline_after_each_attack`).
+//! and `bbs-events serve` is back to its baseline of descriptors after them. (Some of these
+//! connections were once seen unclosed after a minute: the listen backlog was 128; see
+//! `serve_queues_a_burst_of_connections_while_it_is_busy`.)
 #![cfg(target_os = "linux")]
 
 mod support;

@@ -16,6 +16,8 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// Default for [`ServerBuilder::max_subscribers`](super::ServerBuilder::max_subscribers).
 pub const DEFAULT_MAX_SUBSCRIBERS: usize = 2048;
+/// Default for [`ServerBuilder::listen_backlog`](super::ServerBuilder::listen_backlog).
+pub const DEFAULT_LISTEN_BACKLOG: u32 = 1024;
 /// Default for [`ServerBuilder::connection_buffer`](super::ServerBuilder::connection_buffer).
 pub const DEFAULT_CONNECTION_BUFFER: usize = 16 * 1024;
 /// The smallest [`ServerBuilder::connection_buffer`](super::ServerBuilder::connection_buffer).
@@ -40,6 +42,7 @@ pub(crate) struct Limits {
     pub(crate) max_connections: usize,
     pub(crate) max_subscribers: usize,
     pub(crate) connection_buffer: usize,
+    pub(crate) listen_backlog: u32,
     pub(crate) shutdown_grace: Duration,
 }
 
@@ -53,6 +56,7 @@ impl Default for Limits {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
             connection_buffer: DEFAULT_CONNECTION_BUFFER,
+            listen_backlog: DEFAULT_LISTEN_BACKLOG,
             shutdown_grace: SHUTDOWN_GRACE,
         }
     }
@@ -104,6 +108,18 @@ impl Limits {
             } else {
                 self.connection_buffer.min(MAX_CONNECTION_BUFFER)
             },
+            listen_backlog: match self.listen_backlog {
+                0 => {
+                    return Err(ServerError::InvalidOption {
+                        option: "listen_backlog",
+                        reason: "must be at least 1 (the kernel would queue no connection); \
+                                 the kernel lowers a larger one to net.core.somaxconn"
+                            .to_owned(),
+                    });
+                }
+                // What listen(2) takes; the kernel lowers it further to somaxconn.
+                n => n.min(i32::MAX as u32),
+            },
             // Zero is a legitimate grace: do not wait for streams at all.
             shutdown_grace: self.shutdown_grace.min(LONGEST),
         })
@@ -128,6 +144,12 @@ mod tests {
         };
         let error = limits.checked().unwrap_err().to_string();
         assert!(error.contains("max_subscribers"), "{error}");
+        let limits = Limits {
+            listen_backlog: 0,
+            ..Limits::default()
+        };
+        let error = limits.checked().unwrap_err().to_string();
+        assert!(error.contains("listen_backlog"), "{error}");
         for small in [0, MIN_CONNECTION_BUFFER - 1] {
             let limits = Limits {
                 connection_buffer: small,
@@ -148,11 +170,13 @@ mod tests {
             max_connections: usize::MAX,
             max_subscribers: usize::MAX,
             connection_buffer: usize::MAX,
+            listen_backlog: u32::MAX,
             shutdown_grace: Duration::MAX,
         }
         .checked()
         .unwrap();
         assert_eq!(limits.connection_buffer, MAX_CONNECTION_BUFFER);
+        assert_eq!(limits.listen_backlog, i32::MAX as u32);
         assert_eq!(limits.write_timeout, LONGEST);
         assert_eq!(limits.max_connections, tokio::sync::Semaphore::MAX_PERMITS);
         // The deadlines built from them do not overflow.

@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -53,9 +53,10 @@ pub use self::hub::{
     DEFAULT_SUBSCRIBER_CAPACITY, Hub, HubBuilder, HubStats, MAX_SUBSCRIBER_CAPACITY,
 };
 pub use self::limits::{
-    DEFAULT_CONNECTION_BUFFER, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_SUBSCRIBERS, DEFAULT_REQUEST_BODY_TIMEOUT, DEFAULT_TLS_HANDSHAKE_TIMEOUT,
-    DEFAULT_WRITE_TIMEOUT, MAX_CONNECTION_BUFFER, MIN_CONNECTION_BUFFER, SHUTDOWN_GRACE,
+    DEFAULT_CONNECTION_BUFFER, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN_BACKLOG,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SUBSCRIBERS, DEFAULT_REQUEST_BODY_TIMEOUT,
+    DEFAULT_TLS_HANDSHAKE_TIMEOUT, DEFAULT_WRITE_TIMEOUT, MAX_CONNECTION_BUFFER,
+    MIN_CONNECTION_BUFFER, SHUTDOWN_GRACE,
 };
 pub use self::subscription::HubSubscription;
 pub use self::tls::ServerTls;
@@ -148,6 +149,17 @@ impl ServerBuilder {
         self
     }
 
+    /// How many connections the kernel queues for the server before it accepts them (default
+    /// [`DEFAULT_LISTEN_BACKLOG`]; at least 1; the kernel lowers it to `net.core.somaxconn`).
+    /// A burst beyond it (a foundation's clients reconnecting at once after a restart) has
+    /// its connects dropped and retried after seconds, or with SYN cookies completed on the
+    /// client side only, so that a client that waits for the server to speak first waits on a
+    /// connection the server never saw.
+    pub fn listen_backlog(mut self, connections: u32) -> Self {
+        self.limits.listen_backlog = connections;
+        self
+    }
+
     /// How long [`Server::run`] waits after shutdown for open streams to write their
     /// terminating chunk (default [`SHUTDOWN_GRACE`]; zero waits not at all).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
@@ -163,7 +175,7 @@ impl ServerBuilder {
     /// when the address cannot be bound.
     pub async fn bind(self, addr: &str) -> Result<Server, ServerError> {
         let limits = self.limits.checked()?;
-        let listener = TcpListener::bind(addr)
+        let listener = listen(addr, limits.listen_backlog)
             .await
             .map_err(|source| ServerError::Bind {
                 addr: addr.to_owned(),
@@ -188,6 +200,31 @@ impl ServerBuilder {
             limits,
         })
     }
+}
+
+/// Binds the first address `addr` resolves to that can be bound, listening with `backlog`
+/// (std and tokio listen with 128, which a burst of reconnecting clients overflows).
+async fn listen(addr: &str, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for candidate in tokio::net::lookup_host(addr).await? {
+        let socket = if candidate.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        // As std does for a listener: a restarted server can bind while old connections linger.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(candidate).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
 }
 
 /// A bound BBS event server; [`run`](Server::run) serves until shut down.
