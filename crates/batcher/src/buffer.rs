@@ -122,26 +122,18 @@ impl Buffer {
                 return Ok(self.room.available_permits() == 0);
             }
         }
-        match self.room.try_acquire() {
+        let take = || match self.room.try_acquire() {
             Ok(permit) => {
                 permit.forget();
                 Ok(self.room.available_permits() == 0)
             }
             Err(TryAcquireError::Closed) => Err(NoRoom::Closed),
-            Err(TryAcquireError::NoPermits) => {
-                // Room may be left in the other lanes' reserves: take it back first.
-                if self.reclaim() == 0 {
-                    return Err(NoRoom::Full);
-                }
-                match self.room.try_acquire() {
-                    Ok(permit) => {
-                        permit.forget();
-                        Ok(self.room.available_permits() == 0)
-                    }
-                    Err(TryAcquireError::Closed) => Err(NoRoom::Closed),
-                    Err(TryAcquireError::NoPermits) => Err(NoRoom::Full),
-                }
-            }
+            Err(TryAcquireError::NoPermits) => Err(NoRoom::Full),
+        };
+        match take() {
+            // Room may be left in the other lanes' reserves: take it back first.
+            Err(NoRoom::Full) if self.reclaim() > 0 => take(),
+            taken => taken,
         }
     }
 

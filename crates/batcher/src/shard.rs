@@ -68,24 +68,20 @@ impl<T> Lane<T> {
     /// the live shard if empty. Every operation of the lane is in it or behind it.
     pub(crate) fn taken(&self) -> MutexGuard<'_, Shard<T>> {
         let mut taken = lock(&self.taken.0);
-        Self::refill(&self.live.0, &mut taken);
+        self.refill_taken(&mut taken);
         taken
     }
 
     /// Refills `taken` (this lane's, already locked) from the live shard if empty;
     /// returns whether it holds anything after.
     pub(crate) fn refill_taken(&self, taken: &mut Shard<T>) -> bool {
-        Self::refill(&self.live.0, taken);
-        !taken.is_empty()
-    }
-
-    fn refill(live: &Mutex<Shard<T>>, taken: &mut Shard<T>) {
         if taken.is_empty() {
-            let mut live = lock(live);
+            let mut live = lock(&self.live.0);
             if !live.is_empty() {
                 std::mem::swap(taken, &mut *live);
             }
         }
+        !taken.is_empty()
     }
 
     /// Operations in the live shard, behind those taken.

@@ -108,18 +108,9 @@ impl Limits {
             } else {
                 self.connection_buffer.min(MAX_CONNECTION_BUFFER)
             },
-            listen_backlog: match self.listen_backlog {
-                0 => {
-                    return Err(ServerError::InvalidOption {
-                        option: "listen_backlog",
-                        reason: "must be at least 1 (the kernel would queue no connection); \
-                                 the kernel lowers a larger one to net.core.somaxconn"
-                            .to_owned(),
-                    });
-                }
-                // What listen(2) takes; the kernel lowers it further to somaxconn.
-                n => n.min(i32::MAX as u32),
-            },
+            // At most what listen(2) takes; the kernel lowers it further to somaxconn.
+            listen_backlog: cap("listen_backlog", self.listen_backlog as usize)?
+                .min(i32::MAX as usize) as u32,
             // Zero is a legitimate grace: do not wait for streams at all.
             shutdown_grace: self.shutdown_grace.min(LONGEST),
         })
