@@ -15,7 +15,7 @@
 //! [`models::Version`](crate::models::Version)), encoded once per event.
 //!
 //! Differences from the BBS, by design: one chunk carries every event a subscriber is woken for
-//! (up to 16 KiB of them), where the BBS writes one chunk per event — chunk boundaries are not event
+//! (up to 48 KiB of them), where the BBS writes one chunk per event — chunk boundaries are not event
 //! boundaries to an SSE client (the Go BBS client and this crate's client read the stream as
 //! bytes), and it saves a write per event; chunks carry no empty `;` extension (hyper
 //! writes strict RFC 9112 chunks, which every client accepts); and with a
@@ -141,9 +141,9 @@ impl ServerBuilder {
     /// The most a connection buffers (default [`DEFAULT_CONNECTION_BUFFER`], 16 KiB; at least
     /// [`MIN_CONNECTION_BUFFER`], at most [`MAX_CONNECTION_BUFFER`]): a request head larger
     /// than it is answered `431 Request Header Fields Too Large`, and a subscriber that stops
-    /// reading holds at most this much of queued events (plus one chunk of at most 16 KiB)
+    /// reading holds at most this much of queued events (plus one chunk of at most 48 KiB)
     /// until its [write timeout](Self::write_timeout). A woken subscriber's events go out in
-    /// one chunk of at most 16 KiB whatever this is, so a larger buffer buys no speed.
+    /// one chunk of at most 48 KiB whatever this is, so a larger buffer buys no speed.
     pub fn connection_buffer(mut self, bytes: usize) -> Self {
         self.limits.connection_buffer = bytes;
         self

@@ -18,7 +18,7 @@ use crate::server::hub::{Shared, lock};
 use crate::server::ring::Ring;
 
 /// The default [notify interval](crate::server::HubBuilder::notify_interval).
-pub const DEFAULT_NOTIFY_INTERVAL: Duration = Duration::from_millis(20);
+pub const DEFAULT_NOTIFY_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The longest notify interval; a longer one is lowered to it.
 pub const MAX_NOTIFY_INTERVAL: Duration = Duration::from_secs(1);
