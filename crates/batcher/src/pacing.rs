@@ -72,6 +72,15 @@ impl Allowances {
             .all(|(r, a)| a.is_none_or(|a| a.admits(taken.get(r), cost.get(r))))
     }
 
+    /// [`admits`](Self::admits) for an operation that costs `cost` in the primary resource
+    /// and nothing elsewhere: only the primary resource is asked, since a resource admits
+    /// a cost of 0 whenever what was taken there is within its window, and nothing is
+    /// taken anywhere that its window did not admit.
+    #[inline]
+    pub(crate) fn admits_primary(&self, taken: &Costs, cost: u64) -> bool {
+        self.0[0].is_none_or(|a| a.admits(taken.get(0), cost))
+    }
+
     /// Whether some resource's paced allowance is used up.
     pub(crate) fn exhausted(&self) -> bool {
         self.0.iter().flatten().any(|a| a.paced == 0)

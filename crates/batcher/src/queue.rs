@@ -262,22 +262,30 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
                 if batch.len() >= max {
                     break 'shards;
                 }
-                // Names were checked when the operation was enqueued.
-                let c = match head.extra {
-                    None => Costs::primary(u64::from(head.op.cost())),
-                    Some(_) => resources
+                // Most operations cost only in the primary resource: they are counted
+                // without a cost array of their own. Names were checked at enqueue.
+                let primary = u64::from(head.op.cost());
+                let extra = head.extra.map(|_| {
+                    resources
                         .costs_of(head.op.cost(), head.extra_costs())
-                        .unwrap_or_default(),
-                };
+                        .unwrap_or_default()
+                });
                 let alone = !head.op.is_batchable();
                 if alone && !batch.is_empty() {
                     break;
                 }
-                if !allowance.admits(&cost, &c) {
-                    blocked = Some(c);
+                let fits = match &extra {
+                    None => allowance.admits_primary(&cost, primary),
+                    Some(c) => allowance.admits(&cost, c),
+                };
+                if !fits {
+                    blocked = Some(extra.unwrap_or_else(|| Costs::primary(primary)));
                     break 'shards;
                 }
-                cost.add(&c);
+                match &extra {
+                    None => cost.add_primary(primary),
+                    Some(c) => cost.add(c),
+                }
                 batch.extend(s.pop_front());
                 if alone {
                     break 'shards;

@@ -52,6 +52,12 @@ impl Costs {
         }
     }
 
+    /// Adds `cost` in the primary resource only.
+    #[inline]
+    pub(crate) fn add_primary(&mut self, cost: u64) {
+        self.0[0] = self.0[0].saturating_add(cost);
+    }
+
     #[inline]
     pub(crate) fn sub(&mut self, other: &Costs) {
         for (a, b) in self.0.iter_mut().zip(other.0) {
