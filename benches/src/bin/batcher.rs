@@ -301,7 +301,7 @@ fn throughput_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) 
         },
         runs,
     );
-    report.add("W1 throughput", big.ops_per_s / 1e6, "M ops/s", ">= 10");
+    report.add("W1 throughput", big.ops_per_s / 1e6, "M ops/s", ">= 16");
     report.add("W1 CPU per M ops", big.cpu_per_m, "CPU-s", "<= 0.1");
     let peak = w1_peak_rss(ops, runs.min(3));
     report.add("W1 peak RSS (fresh process)", peak, "MB", "<= 50");
