@@ -17,12 +17,15 @@ use crate::models::Version;
 use crate::server::encoded::EncodedEvent;
 use crate::sse::write_id_line;
 
-/// A chunk takes no more events once it holds this many bytes: enough for the events of a
-/// busy wake-up (at 2,000 events/s and the default 50 ms notify interval, about 100 small
-/// ones, so that one write carries them all: a write costs more than the bytes it copies),
-/// little enough that a peer that stops reading holds little (with its connection's buffer,
-/// `ServerBuilder::connection_buffer`).
-pub(crate) const MAX_CHUNK_BYTES: usize = 48 * 1024;
+/// The most bytes of events in one HTTP chunk of an event stream: a chunk takes no more events
+/// once it holds this many (an event is never split, so a chunk may exceed it by its last one).
+///
+/// Enough for the events of a busy wake-up (at 2,000 events/s and the default
+/// [notify interval](crate::server::DEFAULT_NOTIFY_INTERVAL), about 140 small ones, so that
+/// one write carries them all: a write costs more than the bytes it copies), little enough
+/// that a peer that stops reading holds little (with its connection's buffer,
+/// [`ServerBuilder::connection_buffer`](crate::server::ServerBuilder::connection_buffer)).
+pub const MAX_CHUNK_BYTES: usize = 64 * 1024;
 
 /// An event's shared lines at most this long are copied into the chunk; longer ones are
 /// referenced.

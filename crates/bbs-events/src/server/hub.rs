@@ -163,12 +163,18 @@ impl HubBuilder {
     /// How often, at most, waiting subscribers are woken (default [`DEFAULT_NOTIFY_INTERVAL`],
     /// at most [`MAX_NOTIFY_INTERVAL`](crate::server::MAX_NOTIFY_INTERVAL)).
     ///
-    /// Every event goes into the ring at once, but the subscribers waiting for one are woken
-    /// together, at most once per interval, so that under load each wake-up drains (and a server
-    /// writes) many events instead of one task wake-up per event and subscriber. After a quiet
-    /// spell longer than the interval the next event wakes them at once, so a lone event is not
-    /// delayed. Zero wakes them on every emit. The wake-ups are timed by a task on the tokio
-    /// runtime of the first subscription; without a runtime there, every emit wakes them.
+    /// Every event goes into the ring at once, but under load a subscriber waiting for one is
+    /// woken at most once per interval, so that each wake-up drains (and a server writes) many
+    /// events instead of one task wake-up per event and subscriber; no event waits longer than
+    /// the interval. The subscribers are woken in turn, a sixteenth of them at each sixteenth of
+    /// the interval (steps of at least a millisecond), so that thousands of them are not all
+    /// woken, and written to, at the same moment. After a quiet spell (no wake-up for a whole
+    /// interval) the next event wakes every waiting subscriber at once, so a lone event is not
+    /// delayed; in the interval after that, each is woken once more at its turn. Waiting for
+    /// the interval never gets a subscriber cut off: once half the ring
+    /// ([`subscriber_capacity`](Self::subscriber_capacity)) is news to the subscribers woken
+    /// longest ago, the emit wakes them all. Zero wakes them on every emit. The wake-ups are timed by a task on the tokio runtime of the first
+    /// subscription; without a runtime there, every emit wakes them.
     pub fn notify_interval(mut self, interval: Duration) -> Self {
         self.notify_interval = interval;
         self
@@ -182,11 +188,12 @@ impl HubBuilder {
 
     /// Builds the hub.
     pub fn build(self) -> Hub {
+        let signal = Arc::new(Signal::new(self.capacity));
         Hub {
             shared: Arc::new(Shared {
                 state: Mutex::new(HubState {
                     closed: false,
-                    wakes: Wakes::new(self.notify_interval),
+                    wakes: Wakes::new(self.notify_interval, signal.ring.len()),
                     subscribers: HashMap::new(),
                     next_id: 0,
                     next_seq: 0,
@@ -196,7 +203,7 @@ impl HubBuilder {
                 replay_window: self.replay_window,
                 on_count: self.on_count,
                 notify_interval: self.notify_interval.min(MAX_NOTIFY_INTERVAL),
-                signal: Arc::new(Signal::new(self.capacity)),
+                signal,
             }),
         }
     }
@@ -330,9 +337,11 @@ impl Hub {
         encoded.seq = seq;
         let encoded = Arc::new(encoded);
         // An event no one is subscribed to is not kept: no later subscriber could read it.
-        if !state.subscribers.is_empty() {
-            self.shared.signal.ring.push(Arc::clone(&encoded));
-        }
+        let end = if state.subscribers.is_empty() {
+            None
+        } else {
+            Some(self.shared.signal.ring.push(Arc::clone(&encoded)))
+        };
         state.next_seq += 1;
         if self.shared.replay_window > 0 {
             if state.replay.len() >= self.shared.replay_window {
@@ -340,8 +349,7 @@ impl Hub {
             }
             state.replay.push_back(encoded);
         }
-        let subscribers = state.subscribers.len();
-        let wake = state.wakes.news(subscribers);
+        let wake = end.map_or(Wake::Nothing, |end| state.wakes.news(end));
         drop(state);
         wake.apply(&self.shared.signal);
         Ok(seq)

@@ -15,7 +15,7 @@
 //! [`models::Version`](crate::models::Version)), encoded once per event.
 //!
 //! Differences from the BBS, by design: one chunk carries every event a subscriber is woken for
-//! (up to 48 KiB of them), where the BBS writes one chunk per event — chunk boundaries are not event
+//! (up to [`MAX_CHUNK_BYTES`] of them), where the BBS writes one chunk per event — chunk boundaries are not event
 //! boundaries to an SSE client (the Go BBS client and this crate's client read the stream as
 //! bytes), and it saves a write per event; chunks carry no empty `;` extension (hyper
 //! writes strict RFC 9112 chunks, which every client accepts); and with a
@@ -46,6 +46,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+pub use self::chunk::MAX_CHUNK_BYTES;
 pub use self::encoded::EncodedEvent;
 pub use self::error::{HubError, ServerError};
 pub use self::filter::{Filter, ServerRoute};
@@ -141,9 +142,10 @@ impl ServerBuilder {
     /// The most a connection buffers (default [`DEFAULT_CONNECTION_BUFFER`], 16 KiB; at least
     /// [`MIN_CONNECTION_BUFFER`], at most [`MAX_CONNECTION_BUFFER`]): a request head larger
     /// than it is answered `431 Request Header Fields Too Large`, and a subscriber that stops
-    /// reading holds at most this much of queued events (plus one chunk of at most 48 KiB)
-    /// until its [write timeout](Self::write_timeout). A woken subscriber's events go out in
-    /// one chunk of at most 48 KiB whatever this is, so a larger buffer buys no speed.
+    /// reading holds at most this much of queued events (plus one chunk of at most
+    /// [`MAX_CHUNK_BYTES`]) until its [write timeout](Self::write_timeout). A woken subscriber's
+    /// events go out in chunks of at most [`MAX_CHUNK_BYTES`] whatever this is, so a larger
+    /// buffer buys no speed.
     pub fn connection_buffer(mut self, bytes: usize) -> Self {
         self.limits.connection_buffer = bytes;
         self

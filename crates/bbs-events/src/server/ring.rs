@@ -59,15 +59,23 @@ impl Ring {
         self.slots.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Appends `event`, overwriting the oldest one when the ring is full.
-    pub(crate) fn push(&self, event: Arc<EncodedEvent>) {
+    /// Appends `event`, overwriting the oldest one when the ring is full; returns the position
+    /// of the next event to be written.
+    pub(crate) fn push(&self, event: Arc<EncodedEvent>) -> u64 {
         let mut slots = self.write_lock();
         let at = (slots.end & self.mask) as usize;
         // The event overwritten is dropped after the lock is released.
         let old = slots.events[at].replace(event);
         slots.end += 1;
+        let end = slots.end;
         drop(slots);
         drop(old);
+        end
+    }
+
+    /// The ring's length.
+    pub(crate) fn len(&self) -> u64 {
+        self.mask + 1
     }
 
     /// Closes the ring: readers get what is left for them, then [`Read::Closed`].

@@ -1,11 +1,20 @@
-//! Coalesced wake-ups: the ring is appended to at once, but waiting subscribers are woken at most
-//! once per notify interval, so that a woken subscriber drains many events per wake-up instead of
-//! one task wake-up (and one write) per event per subscriber.
+//! Coalesced wake-ups: the ring is appended to at once, but a waiting subscriber is woken at most
+//! once per notify interval under load, so that a woken subscriber drains many events per wake-up
+//! instead of one task wake-up (and one write) per event per subscriber.
 //!
 //! An emit never wakes a subscriber itself: it marks a wake-up as owed and tells the hub's ticker
-//! task, which wakes every waiting subscriber at once when the interval since the last wake-up has
-//! passed (at once after a quiet spell, so that a lone event keeps a low latency). Without a
-//! ticker (no tokio runtime at the first subscription, or a zero interval) emit wakes them itself.
+//! task. After a quiet spell (no wake-up for a whole interval) the ticker wakes every waiting
+//! subscriber at once, so that a lone event keeps a low latency. Under load it wakes the
+//! subscribers in turn instead: they are spread over [`NEWS_SHARDS`] shards, and each step of the
+//! interval wakes the next shard if it is owed news, so that every subscriber is woken once per
+//! interval and no event waits longer than an interval. Staggered, the wake-ups (and the
+//! server's writes) of thousands of subscribers are spread over the interval rather than all
+//! queued behind one another at its end, which would add their time to the latency of the last
+//! ones. The first round after a quiet spell wakes each shard a second time within the interval,
+//! at its step, which is what spreads them. Waiting is never what makes a subscriber fall behind:
+//! once the shard woken longest ago has half a ring of news, the emit wakes every waiting
+//! subscriber itself ([`Wakes::news`]). Without a ticker (no tokio runtime at the first
+//! subscription, or a zero interval) emit wakes them itself.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -18,7 +27,7 @@ use crate::server::hub::{Shared, lock};
 use crate::server::ring::Ring;
 
 /// The default [notify interval](crate::server::HubBuilder::notify_interval).
-pub const DEFAULT_NOTIFY_INTERVAL: Duration = Duration::from_millis(50);
+pub const DEFAULT_NOTIFY_INTERVAL: Duration = Duration::from_millis(70);
 
 /// The longest notify interval; a longer one is lowered to it.
 pub const MAX_NOTIFY_INTERVAL: Duration = Duration::from_secs(1);
@@ -88,6 +97,13 @@ impl News {
         self.shards[(id % NEWS_SHARDS as u64) as usize].notified()
     }
 
+    /// Wakes the subscribers of one shard waiting now.
+    fn notify_shard(&self, shard: usize) {
+        if let Some(shard) = self.shards.get(shard) {
+            shard.notify_waiters();
+        }
+    }
+
     /// Wakes every subscriber waiting now.
     pub(crate) fn notify_waiters(&self) {
         for shard in &self.shards {
@@ -100,12 +116,18 @@ impl News {
 #[derive(Debug)]
 pub(crate) struct Wakes {
     interval: Duration,
-    /// When waiting subscribers were last woken.
-    last: Option<Instant>,
     /// A wake-up is owed: the ticker has been told and will wake them.
     owed: bool,
     /// Whether a ticker task is running for this hub.
     ticker: bool,
+    /// The ring's end at the last news.
+    end: u64,
+    /// The ring's end when each shard was last woken.
+    woken_at: [u64; NEWS_SHARDS],
+    /// Half the ring's length: no waiting subscriber is left with more news than this.
+    most_news: u64,
+    /// The ring's end at which the oldest shard's news reaches `most_news`.
+    wake_all_at: u64,
 }
 
 /// What to do about news once the hub's lock is released.
@@ -132,25 +154,47 @@ impl Wake {
 }
 
 impl Wakes {
-    pub(crate) fn new(interval: Duration) -> Wakes {
+    /// The state of a hub whose ring holds `ring_length` events.
+    pub(crate) fn new(interval: Duration, ring_length: u64) -> Wakes {
+        let most_news = (ring_length / 2).max(1);
         Wakes {
             interval: interval.min(MAX_NOTIFY_INTERVAL),
-            last: None,
             owed: false,
             ticker: false,
+            end: 0,
+            woken_at: [0; NEWS_SHARDS],
+            most_news,
+            wake_all_at: most_news,
         }
     }
 
-    /// The ring has news for `subscribers` subscribers.
-    pub(crate) fn news(&mut self, subscribers: usize) -> Wake {
-        if subscribers == 0 || self.owed {
+    /// The ring, now ending at `end`, has news for the subscribers.
+    ///
+    /// Coalescing must not be what makes a subscriber that keeps up fall a ring's length
+    /// behind and be cut off (at a high rate, or with a short ring): once the shard woken
+    /// longest ago has half a ring of news, every waiting subscriber is woken at once.
+    pub(crate) fn news(&mut self, end: u64) -> Wake {
+        self.end = end;
+        if !self.ticker || end >= self.wake_all_at {
+            self.woken(ALL_SHARDS);
+            Wake::Now
+        } else if self.owed {
             Wake::Nothing
-        } else if self.ticker {
+        } else {
             self.owed = true;
             Wake::Ticker
-        } else {
-            Wake::Now
         }
+    }
+
+    /// Records the shards of `mask` as woken now.
+    fn woken(&mut self, mask: u32) {
+        for (shard, at) in self.woken_at.iter_mut().enumerate() {
+            if mask & (1 << shard) != 0 {
+                *at = self.end;
+            }
+        }
+        let oldest = self.woken_at.iter().copied().min().unwrap_or(self.end);
+        self.wake_all_at = oldest.saturating_add(self.most_news);
     }
 
     /// Whether a ticker should be started (a subscription is being added).
@@ -173,51 +217,97 @@ pub(crate) fn spawn_ticker(shared: &Arc<Shared>) -> bool {
     let ticker = Ticker {
         shared: Arc::downgrade(shared),
         signal: Arc::clone(&shared.signal),
+        pending: 0,
     };
     runtime.spawn(ticker.run());
     true
 }
 
-/// The task that wakes a hub's waiting subscribers at most once per interval.
+/// The task that wakes a hub's waiting subscribers: at once after a quiet spell, then a shard per
+/// step of the interval.
 struct Ticker {
     shared: Weak<Shared>,
     signal: Arc<Signal>,
+    /// The shards of [`News`] owed a wake-up (one bit each).
+    pending: u32,
 }
 
+/// Every shard's bit.
+const ALL_SHARDS: u32 = (1 << NEWS_SHARDS) - 1;
+
 impl Ticker {
-    async fn run(self) {
+    /// Takes the hub's owed wake-up and decides which shards to wake of those `due` (all at once
+    /// when `quiet`), recording them as woken: `None` once the hub is gone or closed, else the
+    /// shards to wake and the interval.
+    fn step(&mut self, due: u32, quiet: bool) -> Option<(u32, Duration)> {
+        let shared = self.shared.upgrade()?;
+        let mut state = lock(&shared);
+        if state.closed {
+            return None;
+        }
+        if std::mem::take(&mut state.wakes.owed) {
+            self.pending = ALL_SHARDS;
+        }
+        let wake = if quiet && self.pending != 0 {
+            ALL_SHARDS
+        } else {
+            self.pending & due
+        };
+        self.pending &= !wake;
+        state.wakes.woken(wake);
+        Some((wake, state.wakes.interval))
+    }
+
+    async fn run(mut self) {
         loop {
+            // Quiet: every shard was last woken at least an interval ago.
             self.signal.due.notified().await;
-            // The hub's state is held only for a moment, never across a wait.
-            let deadline = {
-                let Some(shared) = self.shared.upgrade() else {
-                    return;
-                };
-                let state = lock(&shared);
-                if state.closed {
-                    return;
-                }
-                if !state.wakes.owed {
-                    continue;
-                }
-                state.wakes.last.map(|last| last + state.wakes.interval)
-            };
-            if let Some(deadline) = deadline {
-                tokio::time::sleep_until(deadline).await;
-            }
-            let Some(shared) = self.shared.upgrade() else {
+            let Some((woken, interval)) = self.step(0, true) else {
                 return;
             };
-            let owed = {
-                let mut state = lock(&shared);
-                state.wakes.last = Some(Instant::now());
-                std::mem::take(&mut state.wakes.owed)
-            };
-            if owed {
-                self.signal.news.notify_waiters();
+            if woken == 0 {
+                continue;
+            }
+            // After a quiet spell every waiting subscriber is woken at once; from then on the
+            // shards are woken in turn, one step of the interval apart.
+            self.signal.news.notify_waiters();
+            let steps = steps_per_interval(interval);
+            let per_step = NEWS_SHARDS / steps;
+            let step = interval / steps as u32;
+            let mut at = Instant::now();
+            let mut quiet_steps = 0;
+            let mut shard = 0;
+            while quiet_steps < steps {
+                at = at.checked_add(step).unwrap_or(at);
+                tokio::time::sleep_until(at).await;
+                // A late step (a busy runtime) keeps the schedule, so that the shards after it
+                // are not all later too; only a stall of a whole interval starts it afresh.
+                let now = Instant::now();
+                if now > at.checked_add(interval).unwrap_or(at) {
+                    at = now;
+                }
+                // This step's shards.
+                let due = ((1u32 << per_step) - 1) << shard;
+                shard = (shard + per_step) % NEWS_SHARDS;
+                let Some((woken, _)) = self.step(due, false) else {
+                    return;
+                };
+                for s in (0..NEWS_SHARDS).filter(|s| woken & (1 << s) != 0) {
+                    self.signal.news.notify_shard(s);
+                }
+                quiet_steps = if woken != 0 { 0 } else { quiet_steps + 1 };
             }
         }
     }
+}
+
+/// How many steps an interval is cut into: as many as there are shards, but none shorter than
+/// the timer's millisecond; a power of two, so that each step wakes as many shards.
+fn steps_per_interval(interval: Duration) -> usize {
+    let millis = usize::try_from(interval.as_millis()).unwrap_or(usize::MAX);
+    let most = millis.clamp(1, NEWS_SHARDS);
+    // The largest power of two not above `most`.
+    1 << most.ilog2()
 }
 
 impl Drop for Ticker {
@@ -229,8 +319,27 @@ impl Drop for Ticker {
             state.wakes.ticker = false;
             std::mem::take(&mut state.wakes.owed)
         });
-        if owed {
+        if owed || self.pending != 0 {
             self.signal.news.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interval_is_cut_into_whole_milliseconds_a_power_of_two_of_steps() {
+        let steps = |ms| steps_per_interval(Duration::from_millis(ms));
+        assert_eq!(steps(0), 1);
+        assert_eq!(steps(1), 1);
+        assert_eq!(steps(5), 4);
+        assert_eq!(steps(16), 16);
+        assert_eq!(steps(70), 16);
+        assert_eq!(steps_per_interval(Duration::MAX), 16);
+        for ms in 0..100 {
+            assert_eq!(NEWS_SHARDS % steps(ms), 0);
         }
     }
 }
