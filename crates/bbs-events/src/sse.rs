@@ -372,9 +372,61 @@ pub(crate) fn write_event_fields(out: &mut Vec<u8>, event: &str, payload_b64: &[
 
 /// Appends the line `id: {id}\n`, the one part of a server frame that is each connection's own.
 pub(crate) fn write_id_line(out: &mut Vec<u8>, id: u64) {
-    out.extend_from_slice(b"id: ");
-    out.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
-    out.push(b'\n');
+    out.extend_from_slice(IdLine::new(id).as_bytes());
+}
+
+/// The line `id: {id}\n` as text, which [`advance`](Self::advance) moves on to the next id in
+/// place: a connection's ids count up by one, and adding one to the last digits costs less than
+/// formatting every id afresh.
+#[derive(Debug, Clone)]
+pub(crate) struct IdLine {
+    /// `id: `, then the digits right-aligned before the final newline. One digit more than
+    /// `u64::MAX` has, so that counting on past it never runs out of room.
+    text: [u8; IdLine::LEN],
+    /// Where the line starts in `text`.
+    start: usize,
+}
+
+impl IdLine {
+    const LEN: usize = 4 + 21 + 1;
+
+    /// The line of `id`.
+    pub(crate) fn new(id: u64) -> IdLine {
+        let mut text = [b'0'; IdLine::LEN];
+        text[IdLine::LEN - 1] = b'\n';
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(id).as_bytes();
+        let first = IdLine::LEN - 1 - digits.len();
+        text[first..IdLine::LEN - 1].copy_from_slice(digits);
+        let start = first - 4;
+        text[start..first].copy_from_slice(b"id: ");
+        IdLine { text, start }
+    }
+
+    /// The whole line, newline included.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.text[self.start..]
+    }
+
+    /// Moves on to the next id.
+    pub(crate) fn advance(&mut self) {
+        let digits = &mut self.text[self.start + 4..IdLine::LEN - 1];
+        match digits.iter().rposition(|d| *d != b'9') {
+            Some(at) => {
+                digits[at] += 1;
+                digits[at + 1..].fill(b'0');
+            }
+            // Every digit a 9: a digit more, a leading 1, with `id: ` moved left to meet it.
+            None if self.start > 0 => {
+                digits.fill(b'0');
+                self.start -= 1;
+                self.text[self.start..self.start + 4].copy_from_slice(b"id: ");
+                self.text[self.start + 4] = b'1';
+            }
+            // 21 nines, which no count of u64 ids reaches: the line stays as it is.
+            None => {}
+        }
+    }
 }
 
 /// Base64-encoding into a growing buffer (a small extension over the engine).
@@ -404,6 +456,33 @@ mod tests {
         }
         let want = format!("xid: 0\nid: 1234\nid: {}\n", u64::MAX);
         assert_eq!(out, want.as_bytes());
+    }
+
+    #[test]
+    fn an_id_line_counted_up_in_place_reads_as_each_next_id() {
+        let line = |id: &super::IdLine| String::from_utf8(id.as_bytes().to_vec()).unwrap();
+        // From 0 across every carry up to 100,000, and across the carries of large ids.
+        let mut id = super::IdLine::new(0);
+        for n in 0..100_000u64 {
+            assert_eq!(line(&id), format!("id: {n}\n"));
+            id.advance();
+        }
+        for start in [999_999_999u64, 10u64.pow(19) - 2, u64::MAX - 3] {
+            let mut id = super::IdLine::new(start);
+            for n in start..=start.saturating_add(3) {
+                assert_eq!(line(&id), format!("id: {n}\n"));
+                id.advance();
+            }
+        }
+        // Past u64::MAX the text counts on (ids from a count never get there).
+        let mut id = super::IdLine::new(u64::MAX);
+        id.advance();
+        assert_eq!(line(&id), "id: 18446744073709551616\n");
+        let mut nines = super::IdLine::new(0);
+        nines.text[..].copy_from_slice(b"id: 999999999999999999999\n");
+        nines.start = 0;
+        nines.advance();
+        assert_eq!(line(&nines), "id: 999999999999999999999\n");
     }
 
     use super::*;

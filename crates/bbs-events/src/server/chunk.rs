@@ -15,7 +15,6 @@ use bytes::{Buf, Bytes};
 
 use crate::models::Version;
 use crate::server::encoded::EncodedEvent;
-use crate::sse::write_id_line;
 
 /// The most bytes of events in one HTTP chunk of an event stream: a chunk takes no more events
 /// once it holds this many (an event is never split, so a chunk may exceed it by its last one).
@@ -75,11 +74,11 @@ impl Chunk {
         Chunk::default()
     }
 
-    /// Adds `event` with this connection's `id`, its shared lines in the model `version`;
-    /// returns whether the chunk has room for more.
+    /// Adds `event` after this connection's `id_line` (an [`IdLine`](crate::sse::IdLine)), its
+    /// shared lines in the model `version`; returns whether the chunk has room for more.
     pub(crate) fn push_event(
         &mut self,
-        id: u64,
+        id_line: &[u8],
         event: &Arc<EncodedEvent>,
         version: Version,
     ) -> bool {
@@ -88,24 +87,18 @@ impl Chunk {
             self.copied.reserve_exact(MOST_COPIED);
         }
         let start = self.copied.len();
-        write_id_line(&mut self.copied, id);
-        self.copied_from(start);
+        self.copied.extend_from_slice(id_line);
         if fields.len() <= COPY_AT_MOST {
-            self.copy(fields);
+            self.copied.extend_from_slice(fields);
+            self.copied_from(start);
         } else {
+            self.copied_from(start);
             self.remaining += fields.len();
             self.segments
                 .push(Segment::Shared(Arc::clone(event), version));
         }
         self.events += 1;
         self.has_room()
-    }
-
-    /// Appends `bytes` to the copy buffer.
-    fn copy(&mut self, bytes: &[u8]) {
-        let start = self.copied.len();
-        self.copied.extend_from_slice(bytes);
-        self.copied_from(start);
     }
 
     /// Counts the copy buffer's bytes from `start` on, extending the last segment when it
@@ -208,6 +201,8 @@ impl Buf for Chunk {
 mod tests {
     use super::*;
 
+    use crate::sse::IdLine;
+
     use crate::Event;
     use crate::models::TaskRemovedEvent;
 
@@ -242,10 +237,10 @@ mod tests {
         assert!(big_fields.len() > COPY_AT_MOST);
         let mut chunk = Chunk::new();
         assert!(chunk.is_empty());
-        assert!(chunk.push_event(3, &event, Version::V3));
-        assert!(chunk.push_event(4, &event, Version::V3));
-        assert!(chunk.push_event(5, &big, Version::V3));
-        assert!(chunk.push_event(6, &event, Version::V3));
+        assert!(chunk.push_event(IdLine::new(3).as_bytes(), &event, Version::V3));
+        assert!(chunk.push_event(IdLine::new(4).as_bytes(), &event, Version::V3));
+        assert!(chunk.push_event(IdLine::new(5).as_bytes(), &big, Version::V3));
+        assert!(chunk.push_event(IdLine::new(6).as_bytes(), &event, Version::V3));
         assert_eq!(chunk.len(), 4);
         let mut slices = [IoSlice::new(&[]); 8];
         assert_eq!(chunk.chunks_vectored(&mut slices), 3);
@@ -276,7 +271,7 @@ mod tests {
         let (event, _) = task_removed();
         let mut chunk = Chunk::new();
         let mut pushed = 1;
-        while chunk.push_event(pushed, &event, Version::V3) {
+        while chunk.push_event(IdLine::new(pushed).as_bytes(), &event, Version::V3) {
             pushed += 1;
         }
         assert!(chunk.remaining() >= MAX_CHUNK_BYTES);
@@ -285,7 +280,7 @@ mod tests {
         let big = large();
         let mut chunk = Chunk::new();
         let mut slices = 0;
-        while chunk.push_event(0, &big, Version::V3) {
+        while chunk.push_event(IdLine::new(0).as_bytes(), &big, Version::V3) {
             slices += 1;
         }
         let mut all = [IoSlice::new(&[]); 64];
@@ -299,8 +294,8 @@ mod tests {
         let mut chunk = Chunk::new();
         let big = large();
         for id in 0..3 {
-            chunk.push_event(id, &event, Version::V3);
-            chunk.push_event(id + 10, &big, Version::V3);
+            chunk.push_event(IdLine::new(id).as_bytes(), &event, Version::V3);
+            chunk.push_event(IdLine::new(id + 10).as_bytes(), &big, Version::V3);
         }
         let whole = {
             let mut all = Vec::new();

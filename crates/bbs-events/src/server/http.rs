@@ -21,6 +21,7 @@ use crate::server::filter::{Filter, ServerRoute};
 use crate::server::hub::Hub;
 use crate::server::subscription::HubSubscription;
 use crate::server::watched_io::ConnectionState;
+use crate::sse::IdLine;
 
 pub(crate) type Body = UnsyncBoxBody<Chunk, Infallible>;
 
@@ -153,7 +154,7 @@ pub(crate) async fn handle(
         next_preload: 0,
         filter,
         subscription,
-        next_id: 0,
+        next_id: IdLine::new(0),
         hub_ids: replaying,
         live: Arc::clone(&routes.live),
         version,
@@ -195,7 +196,8 @@ struct StreamState {
     next_preload: usize,
     filter: Filter,
     subscription: HubSubscription,
-    next_id: u64,
+    /// The connection's next `id:` line, counted from 0.
+    next_id: IdLine,
     hub_ids: bool,
     live: Arc<Mutex<HashSet<u64>>>,
     /// The model version of the route (V0 without `.r1`).
@@ -224,8 +226,10 @@ impl StreamState {
             self.next_preload += 1;
             match self.filter.accepts(&event.event) {
                 Ok(true) => {
-                    let id = self.next_id(&event, false);
-                    chunk.push_event(id, &event, self.version);
+                    let version = self.version;
+                    with_id_line(&mut self.next_id, &event, false, |line| {
+                        chunk.push_event(line, &event, version)
+                    });
                 }
                 Ok(false) => {}
                 Err(error) => {
@@ -246,8 +250,9 @@ impl StreamState {
         let taken = self
             .subscription
             .next_batch(|event| {
-                let id = frame_id(next_id, event, hub_ids);
-                chunk.push_event(id, event, version)
+                with_id_line(next_id, event, hub_ids, |line| {
+                    chunk.push_event(line, event, version)
+                })
             })
             .await;
         match taken {
@@ -266,18 +271,24 @@ impl StreamState {
             }
         }
     }
-
-    fn next_id(&mut self, event: &EncodedEvent, hub_id: bool) -> u64 {
-        frame_id(&mut self.next_id, event, hub_id)
-    }
 }
 
 /// The one place an event's id on a connection is chosen: the connection's count from 0 as in
-/// the BBS, or the hub's sequence number with a replay window.
-fn frame_id(next_id: &mut u64, event: &EncodedEvent, hub_id: bool) -> u64 {
-    let id = if hub_id { event.seq } else { *next_id };
-    *next_id += 1;
-    id
+/// the BBS, or the hub's sequence number with a replay window. Calls `write` with the event's
+/// `id:` line; the count moves on either way.
+fn with_id_line<R>(
+    next_id: &mut IdLine,
+    event: &EncodedEvent,
+    hub_id: bool,
+    write: impl FnOnce(&[u8]) -> R,
+) -> R {
+    let written = if hub_id {
+        write(IdLine::new(event.seq).as_bytes())
+    } else {
+        write(next_id.as_bytes())
+    };
+    next_id.advance();
+    written
 }
 
 #[cfg(test)]
