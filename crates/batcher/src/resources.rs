@@ -174,22 +174,40 @@ impl Resources {
         primary: u32,
         extra: impl Iterator<Item = (&'static str, u32)>,
     ) -> Result<Costs, &'static str> {
-        let mut costs = Costs::primary(u64::from(primary));
+        let mut costs = Costs::default();
+        self.write_costs(primary, extra, &mut costs)?;
+        Ok(costs)
+    }
+
+    /// Writes the costs of an operation of primary cost `primary` and extra costs `extra`
+    /// into `costs` (zero in every resource they do not name).
+    #[inline]
+    fn write_costs(
+        &self,
+        primary: u32,
+        extra: impl Iterator<Item = (&'static str, u32)>,
+        costs: &mut Costs,
+    ) -> Result<(), &'static str> {
+        costs.set(0, u64::from(primary));
         for (name, cost) in extra {
             match self.index(name) {
                 Some(r) => costs.set(r, u64::from(cost)),
                 None => return Err(name),
             }
         }
-        Ok(costs)
+        Ok(())
     }
 
-    /// The operation's costs, if every resource it names exists and no limiter's
-    /// maximum capacity is below its cost there.
+    /// The operation's costs, written to `costs` (zero, made by the caller, so that the
+    /// array is filled in place rather than built and moved on every enqueue), if every
+    /// resource it names exists and no limiter's maximum capacity is below its cost there.
     #[inline]
-    pub(crate) fn check<T>(&self, op: &Operation<T>) -> Result<Costs, EnqueueErrorKind> {
-        let costs = self
-            .costs(op)
+    pub(crate) fn check<T>(
+        &self,
+        op: &Operation<T>,
+        costs: &mut Costs,
+    ) -> Result<(), EnqueueErrorKind> {
+        self.write_costs(op.cost(), op.extra_costs(), costs)
             .map_err(|resource| EnqueueErrorKind::UnknownResource { resource })?;
         for (r, res) in self.list.iter().enumerate() {
             let Some(limiter) = &res.limiter else {
@@ -208,6 +226,6 @@ impl Resources {
                 });
             }
         }
-        Ok(costs)
+        Ok(())
     }
 }

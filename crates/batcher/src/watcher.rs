@@ -223,9 +223,10 @@ impl<T: Send + 'static> Watcher<T> {
     /// closed (the watcher's [`Batches`] stream was dropped).
     #[inline]
     pub fn try_enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
-        match self.check(op) {
-            Ok((op, cost)) => self.reserve_and_push(op, &cost),
-            Err(e) => Err(e),
+        let mut cost = Costs::default();
+        match self.check(&op, &mut cost) {
+            Ok(()) => self.reserve_and_push(op, &cost),
+            Err(kind) => Err(EnqueueError::new(kind, op)),
         }
     }
 
@@ -244,7 +245,10 @@ impl<T: Send + 'static> Watcher<T> {
     /// Dropping the future before it completes drops `op` with it; it was not enqueued.
     pub async fn enqueue(&self, op: Operation<T>) -> Result<(), EnqueueError<T>> {
         let core = &self.queue.core();
-        let (op, cost) = self.check(op)?;
+        let mut cost = Costs::default();
+        if let Err(kind) = self.check(&op, &mut cost) {
+            return Err(EnqueueError::new(kind, op));
+        }
         let op = match self.reserve_and_push(op, &cost) {
             Ok(()) => return Ok(()),
             Err(e) if e.is_buffer_full() && !core.options().error_on_full_buffer => {
@@ -280,22 +284,18 @@ impl<T: Send + 'static> Watcher<T> {
     }
 
     #[inline]
-    /// The operation and its cost in each resource, if it may be enqueued.
-    fn check(&self, op: Operation<T>) -> Result<(Operation<T>, Costs), EnqueueError<T>> {
-        let core = &self.queue.core();
+    /// Whether the operation may be enqueued; its cost in each resource is written to
+    /// `cost`.
+    fn check(&self, op: &Operation<T>, cost: &mut Costs) -> Result<(), EnqueueErrorKind> {
         if let Some(max_attempts) = self.queue.max_attempts() {
             if op.attempts() >= max_attempts {
-                let kind = EnqueueErrorKind::TooManyAttempts {
+                return Err(EnqueueErrorKind::TooManyAttempts {
                     attempts: op.attempts(),
                     max_attempts,
-                };
-                return Err(EnqueueError::new(kind, op));
+                });
             }
         }
-        match core.resources().check(&op) {
-            Ok(cost) => Ok((op, cost)),
-            Err(kind) => Err(EnqueueError::new(kind, op)),
-        }
+        self.queue.core().resources().check(op, cost)
     }
 
     #[inline]
