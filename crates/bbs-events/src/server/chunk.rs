@@ -201,10 +201,9 @@ impl Buf for Chunk {
 mod tests {
     use super::*;
 
-    use crate::sse::IdLine;
-
     use crate::Event;
     use crate::models::TaskRemovedEvent;
+    use crate::sse::IdLine;
 
     fn task_removed() -> (Arc<EncodedEvent>, Bytes) {
         let event = Arc::new(EncodedEvent::new(

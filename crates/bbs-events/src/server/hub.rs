@@ -173,8 +173,9 @@ impl HubBuilder {
     /// delayed; in the interval after that, each is woken once more at its turn. Waiting for
     /// the interval never gets a subscriber cut off: once half the ring
     /// ([`subscriber_capacity`](Self::subscriber_capacity)) is news to the subscribers woken
-    /// longest ago, the emit wakes them all. Zero wakes them on every emit. The wake-ups are timed by a task on the tokio runtime of the first
-    /// subscription; without a runtime there, every emit wakes them.
+    /// longest ago, the emit wakes them all. Zero wakes them on every emit. The wake-ups are
+    /// timed by a task on the tokio runtime of the first subscription; without a runtime there,
+    /// every emit wakes them.
     pub fn notify_interval(mut self, interval: Duration) -> Self {
         self.notify_interval = interval;
         self

@@ -15,8 +15,8 @@
 //! [`models::Version`](crate::models::Version)), encoded once per event.
 //!
 //! Differences from the BBS, by design: one chunk carries every event a subscriber is woken for
-//! (up to [`MAX_CHUNK_BYTES`] of them), where the BBS writes one chunk per event — chunk boundaries are not event
-//! boundaries to an SSE client (the Go BBS client and this crate's client read the stream as
+//! (up to [`MAX_CHUNK_BYTES`] of them), where the BBS writes one chunk per event — chunk
+//! boundaries are not event boundaries to an SSE client (the Go BBS client and this crate's client read the stream as
 //! bytes), and it saves a write per event; chunks carry no empty `;` extension (hyper
 //! writes strict RFC 9112 chunks, which every client accepts); and with a
 //! [replay window](HubBuilder::replay_window) the ids are the hub's sequence numbers so that a
