@@ -69,15 +69,55 @@ impl<T> Chunked<T> {
         let first = self.chunks.front_mut()?;
         let item = first.pop_front();
         if first.is_empty() {
-            let emptied = self.chunks.pop_front();
-            if self.spare.is_none() && !self.chunks.is_empty() {
-                self.spare = emptied;
-            }
+            self.retire_front();
         }
         if item.is_some() {
             self.len -= 1;
         }
         item
+    }
+
+    /// Moves items from the front to the end of `out`, each mapped by `map`, while
+    /// fewer than `limit` have moved and `take` admits the next one; returns how many
+    /// moved. `take` is asked once per item, in order, and not again after it refuses.
+    ///
+    /// A run moves a chunk's part at a time, with none of the per-item checks of
+    /// [`pop_front`](Self::pop_front).
+    pub(crate) fn pop_front_while<U>(
+        &mut self,
+        limit: usize,
+        mut take: impl FnMut(&T) -> bool,
+        out: &mut Vec<U>,
+        mut map: impl FnMut(T) -> U,
+    ) -> usize {
+        let mut moved = 0;
+        while moved < limit {
+            let Some(first) = self.chunks.front_mut() else {
+                break;
+            };
+            let room = limit - moved;
+            let (a, b) = first.as_slices();
+            let n = a.iter().chain(b).take(room).take_while(|x| take(x)).count();
+            let refused = n < room && n < first.len();
+            out.extend(first.drain(..n).map(&mut map));
+            moved += n;
+            if first.is_empty() {
+                self.retire_front();
+            }
+            if refused {
+                break;
+            }
+        }
+        self.len -= moved;
+        moved
+    }
+
+    /// Drops the emptied front chunk, or keeps it as the spare.
+    fn retire_front(&mut self) {
+        let emptied = self.chunks.pop_front();
+        if self.spare.is_none() && !self.chunks.is_empty() {
+            self.spare = emptied;
+        }
     }
 
     /// Moves every item, in order, to the end of `out`.
@@ -116,5 +156,54 @@ mod tests {
         assert_eq!(rest, expected);
         assert!(q.is_empty());
         assert_eq!(q.pop_front(), None);
+    }
+
+    #[test]
+    fn a_run_moves_across_chunks_and_stops_where_it_is_told() {
+        let chunk = Chunked::<u64>::CHUNK;
+        let mut q = Chunked::<u64>::default();
+        let n = chunk * 3;
+        for i in 0..n as u64 {
+            q.push_back(i);
+        }
+        let mut out = Vec::new();
+        // A limit ends a run, even one across a chunk's end.
+        let limit = chunk + 3;
+        assert_eq!(
+            q.pop_front_while(limit, |_| true, &mut out, |x| x * 10),
+            limit
+        );
+        assert_eq!(out.len(), limit);
+        assert!(out.iter().enumerate().all(|(i, &x)| x == i as u64 * 10));
+        assert_eq!((q.len(), q.front()), (n - limit, Some(&(limit as u64))));
+        // A refusal ends it too, and the refused item is asked once and stays.
+        let mut asked = Vec::new();
+        let stop = 2 * chunk as u64 + 1;
+        let moved = q.pop_front_while(
+            usize::MAX,
+            |&x| {
+                asked.push(x);
+                x < stop
+            },
+            &mut out,
+            |x| x * 10,
+        );
+        assert_eq!(moved, stop as usize - limit);
+        assert_eq!(asked.last(), Some(&stop));
+        assert_eq!(asked.len(), moved + 1);
+        assert_eq!((q.front(), q.len()), (Some(&stop), n - stop as usize));
+        // What is left moves whole, and then nothing is there to move.
+        let before = out.len();
+        assert_eq!(
+            q.pop_front_while(usize::MAX, |_| true, &mut out, |x| x * 10),
+            n - stop as usize
+        );
+        assert_eq!(out[before], stop * 10);
+        assert!(out.iter().enumerate().all(|(i, &x)| x == i as u64 * 10));
+        assert!(q.is_empty());
+        assert_eq!(q.pop_front_while(5, |_| true, &mut out, |x| x), 0);
+        // A queue emptied this way takes new items as before.
+        q.push_back(7);
+        assert_eq!((q.len(), q.pop_front(), q.pop_front()), (1, Some(7), None));
     }
 }

@@ -258,12 +258,25 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
             let mut s = lane.taken();
             // Once every taken operation is in the batch, go on with the live ones.
             while lane.refill_taken(&mut s) {
-                let Some(head) = s.front() else { break };
                 if batch.len() >= max {
                     break 'shards;
                 }
-                // Most operations cost only in the primary resource: they are counted
-                // without a cost array of their own. Names were checked at enqueue.
+                // Most operations are batchable and cost only in the primary resource:
+                // they move in runs, counted without a cost array of their own.
+                let room = max - batch.len();
+                let moved = s.pop_plain(&mut batch, room, |c| {
+                    let fits = allowance.admits_primary(&cost, c);
+                    if fits {
+                        cost.add_primary(c);
+                    }
+                    fits
+                });
+                if moved > 0 {
+                    continue;
+                }
+                // The front one is not: taken alone, with extra costs (names were
+                // checked at enqueue), or it does not fit.
+                let Some(head) = s.front() else { break };
                 let primary = u64::from(head.op.cost());
                 let extra = head.extra.map(|_| {
                     resources

@@ -187,6 +187,35 @@ impl<T> Shard<T> {
         Some(Operation::join(stored, extra))
     }
 
+    /// Moves plain operations (batchable, with no extra costs) from the front to the
+    /// end of `out` while fewer than `limit` have moved and `fits` admits each one's
+    /// cost; returns how many moved. It stops at the first other operation, which the
+    /// caller takes with [`front`](Self::front) and [`pop_front`](Self::pop_front).
+    #[inline]
+    pub(crate) fn pop_plain(
+        &mut self,
+        out: &mut Vec<Operation<T>>,
+        limit: usize,
+        mut fits: impl FnMut(u64) -> bool,
+    ) -> usize {
+        // Operations before the next one with extra costs have none.
+        let limit = match self.extras.front() {
+            Some((at, _)) => {
+                let plain = at.saturating_sub(self.popped);
+                limit.min(usize::try_from(plain).unwrap_or(usize::MAX))
+            }
+            None => limit,
+        };
+        let moved = self.ops.pop_front_while(
+            limit,
+            |op| op.is_batchable() && fits(u64::from(op.cost())),
+            out,
+            |op| Operation::join(op, None),
+        );
+        self.popped += moved as u64;
+        moved
+    }
+
     /// Moves every operation, in order, to the end of `out`.
     pub(crate) fn drain_into(&mut self, out: &mut Vec<Operation<T>>) {
         let mut stored = Vec::new();
