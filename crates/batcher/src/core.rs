@@ -48,7 +48,7 @@ pub(crate) struct Core {
     buffer: Buffer,
     /// Batches handed out and not yet done.
     inflight: Inflight,
-    /// The callback tasks, tracked and started in release order.
+    /// Starts callback batches in release order, and tracks those that go on waiting.
     delivery: Delivery,
     /// What wakes the dispatcher, and what it is told when it wakes.
     signals: Signals,

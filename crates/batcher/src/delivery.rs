@@ -1,33 +1,33 @@
-//! Delivery: where a watcher's released batches go, a callback task or a stream.
+//! Delivery: where a watcher's released batches go, a callback or a stream.
 //!
-//! A callback batch runs in its own task, carrying the span of the code that created
-//! the watcher, and counts in the rate window from the moment that task starts. The
-//! tasks are tracked ([`TaskTracker`]), so that [`Batcher::stop`](crate::Batcher::stop)
-//! waits for them, and they start in the order their batches were released: each task
-//! first waits for the one released before it to have polled its callback once, so the
-//! datastore sees batches in release order however the runtime schedules the tasks.
+//! A callback batch is started by the dispatcher itself, as it releases it: the
+//! callback is called and its future polled once there, in the span of the code that
+//! created the watcher. Batches so start in release order whatever the runtime does,
+//! and count in the rate window from that moment. A callback that completes at once
+//! costs no task; one that waits goes on in a task of its own, tracked
+//! ([`TaskTracker`]) so that [`Batcher::stop`](crate::Batcher::stop) waits for it.
 //!
 //! A stream batch waits in the watcher's bounded channel, holding its buffer room, until
 //! the consumer receives it (see [`Batches`](crate::Batches)). When the channel is full
 //! the watcher releases nothing more until the consumer has received half of it.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
-use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use events_core::{BoxFuture, EventName};
 use futures::FutureExt;
+use futures::future::CatchUnwind;
 use tokio::sync::mpsc::{self, Receiver, Sender};
-use tokio::sync::oneshot;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span};
 
-use crate::core::lock;
 use crate::feedback::Feedback;
 use crate::inflight::Ticket;
 use crate::{Batch, Operation, WatcherKind};
@@ -43,72 +43,79 @@ pub(crate) const MAX_STREAM_CAPACITY: usize = 1 << 20;
 pub(crate) type Callback<T> =
     Arc<dyn Fn(Vec<Operation<T>>, Feedback<T>) -> BoxFuture<'static, ()> + Send + Sync>;
 
+/// A callback's future, with its panic caught.
+type Running = CatchUnwind<AssertUnwindSafe<BoxFuture<'static, ()>>>;
+
 tokio::task_local! {
-    /// The [`Delivery`] whose callback task this is, by address.
+    /// The [`Delivery`] whose callback this is, by address.
     static IN_CALLBACK: usize;
 }
 
-/// A callback batch's work, type-erased so that batches of every watcher queue up in
-/// one line.
-type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// The batcher's callback tasks: tracked, and started in release order.
+/// The batcher's callback batches that went on waiting after their start.
 #[derive(Debug, Default)]
 pub(crate) struct Delivery {
     tracker: TaskTracker,
     /// Cancelled when the batcher stops: a callback that has run past its max
     /// operation time is dropped then, so that nothing runs on after `stop`.
     reap: CancellationToken,
-    line: Arc<Mutex<Line>>,
-}
-
-/// The callback batches released and not yet picked up by a task, in release order.
-#[derive(Default)]
-struct Line {
-    jobs: VecDeque<Job>,
-    /// Fires once the callback released last has started; the next one waits for it.
-    last_start: Option<oneshot::Receiver<()>>,
-}
-
-impl std::fmt::Debug for Line {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Line")
-            .field("jobs", &self.jobs.len())
-            .finish_non_exhaustive()
-    }
 }
 
 impl Delivery {
-    /// Queues a callback batch and spawns a task for it. `run` is given what fires once
-    /// the batch released before has started, and what to fire once this one has.
-    ///
-    /// Tasks do not take their own batch but the oldest one waiting, so whichever task
-    /// the runtime polls first starts the batch released first; a task then waits for
-    /// its predecessor only in the moment between two tasks taking batches and starting
-    /// them.
-    fn spawn<F: Future<Output = ()> + Send + 'static>(
-        &self,
-        run: impl FnOnce(Option<oneshot::Receiver<()>>, Started) -> F,
-        span: Span,
-    ) {
+    /// Starts a callback batch here and now: calls the callback and polls its future
+    /// once, in `span`. A future that is not done by then goes on in a task of its own,
+    /// which polls it again at once with its own waker (polled here with none, so that
+    /// what it waits for wakes that task, not the dispatcher).
+    fn start<T>(&self, start: Start<'_, T>, span: &Span) {
+        let Start {
+            callback,
+            ops,
+            mut ticket,
+            feedback,
+            max_time,
+            watcher,
+        } = start;
         let id = self as *const Delivery as usize;
-        {
-            let mut line = lock(&self.line);
-            let (tx, rx) = oneshot::channel();
-            let before = line.last_start.replace(rx);
-            let job = IN_CALLBACK
-                .scope(id, run(before, Started(Some(tx))))
-                .instrument(span);
-            line.jobs.push_back(Box::pin(job));
-        }
-        let line = self.line.clone();
-        self.tracker.spawn(async move {
-            // Every task is spawned after its batch joined the line, so there is one.
-            let job = lock(&line).jobs.pop_front();
-            if let Some(job) = job {
-                job.await;
+        let _entered = span.enter();
+        let pending = IN_CALLBACK.sync_scope(id, || {
+            let started = Instant::now();
+            // The datastore sees the batch from the moment the callback starts.
+            ticket.start();
+            let future =
+                match std::panic::catch_unwind(AssertUnwindSafe(|| callback(ops, feedback))) {
+                    Ok(future) => future,
+                    Err(panic) => {
+                        ticket.finish();
+                        report_panic(&ticket, watcher, panic);
+                        return None;
+                    }
+                };
+            let mut future = AssertUnwindSafe(future).catch_unwind();
+            match Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(outcome) => {
+                    ticket.finish();
+                    if let Err(panic) = outcome {
+                        report_panic(&ticket, watcher, panic);
+                    }
+                    None
+                }
+                Poll::Pending => {
+                    let left = max_time.saturating_sub(started.elapsed());
+                    Some((future, left))
+                }
             }
         });
+        if let Some((future, left)) = pending {
+            // Without a span of its own the task keeps the batcher's.
+            let span = if span.is_none() {
+                Span::current()
+            } else {
+                span.clone()
+            };
+            let rest = IN_CALLBACK
+                .scope(id, run_on(future, ticket, left, watcher))
+                .instrument(span);
+            self.tracker.spawn(rest);
+        }
     }
 
     /// Waits for every callback task to end; one that has run past its max operation
@@ -126,17 +133,68 @@ impl Delivery {
         }
         self.tracker.wait().await;
     }
+
+    /// Fires once the batcher stops.
+    pub(crate) fn stopped(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.reap.cancelled()
+    }
 }
 
-/// Tells the next callback task that this one has started.
-struct Started(Option<oneshot::Sender<()>>);
+/// What starting a callback batch takes.
+struct Start<'a, T> {
+    callback: &'a Callback<T>,
+    ops: Vec<Operation<T>>,
+    ticket: Ticket,
+    feedback: Feedback<T>,
+    max_time: Duration,
+    watcher: u64,
+}
 
-impl Started {
-    fn fire(&mut self) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(());
+/// Drives a callback that waited at its start to its end, or past `left` of its max
+/// operation time, after which it counts as done and runs on until it ends or the
+/// batcher stops.
+async fn run_on(mut future: Running, mut ticket: Ticket, left: Duration, watcher: u64) {
+    let outcome = match tokio::time::timeout(left, &mut future).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::debug!(
+                watcher,
+                "batch exceeded the max operation time; it counts as done"
+            );
+            ticket.finish();
+            tokio::select! {
+                outcome = &mut future => outcome,
+                _ = ticket.delivery().stopped() => {
+                    tracing::debug!(
+                        watcher,
+                        "the batcher stopped; a callback past its max operation time is dropped"
+                    );
+                    return;
+                }
+            }
         }
+    };
+    ticket.finish();
+    if let Err(panic) = outcome {
+        report_panic(&ticket, watcher, panic);
     }
+}
+
+/// Raises the [`Error`](EventName::Error) event of a callback that panicked.
+fn report_panic(ticket: &Ticket, watcher: u64, panic: Box<dyn std::any::Any + Send>) {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic".to_owned());
+    ticket.emitter().emit_msg(
+        EventName::Error,
+        watcher as i64,
+        format!(
+            "the callback of watcher {watcher} panicked ({what}); its batch was marked done \
+             and the batcher goes on. Handle failures inside the callback"
+        ),
+    );
 }
 
 /// A stream watcher's end of its bounded channel.
@@ -243,27 +301,14 @@ impl<T: Send + 'static> Sink<T> {
     ) -> Result<(), Vec<Operation<T>>> {
         match self {
             Sink::Callback { callback, span } => {
-                let callback = callback.clone();
-                let reap = delivery.reap.clone();
-                // Without a span of its own the task keeps the batcher's.
-                let span = if span.is_none() {
-                    Span::current()
-                } else {
-                    span.clone()
-                };
-                delivery.spawn(
-                    move |before, started| {
-                        run_callback(Run {
-                            callback,
-                            ops,
-                            ticket,
-                            feedback,
-                            max_time,
-                            watcher,
-                            before,
-                            started,
-                            reap,
-                        })
+                delivery.start(
+                    Start {
+                        callback,
+                        ops,
+                        ticket,
+                        feedback,
+                        max_time,
+                        watcher,
                     },
                     span,
                 );
@@ -280,97 +325,5 @@ impl<T: Send + 'static> Sink<T> {
                 Err(_) => Err(Batch::new(ops, ticket, feedback).into_unsent()),
             },
         }
-    }
-}
-
-/// What a callback task needs.
-struct Run<T> {
-    callback: Callback<T>,
-    ops: Vec<Operation<T>>,
-    ticket: Ticket,
-    feedback: Feedback<T>,
-    max_time: Duration,
-    watcher: u64,
-    /// Fires once the callback released before this one has started.
-    before: Option<oneshot::Receiver<()>>,
-    started: Started,
-    reap: CancellationToken,
-}
-
-// The task's state is kept small (a callback task exists per batch, and a backlog of
-// them is memory): the callback's future is boxed, and what the task holds across its
-// awaits is held once.
-async fn run_callback<T>(run: Run<T>) {
-    let Run {
-        callback,
-        ops,
-        mut ticket,
-        feedback,
-        max_time,
-        watcher,
-        before,
-        mut started,
-        reap,
-    } = run;
-    if let Some(before) = before {
-        // An error means that task ended without starting (say, the runtime shut
-        // down): nothing to wait for.
-        let _ = before.await;
-    }
-    // The datastore sees the batch from the moment the callback starts, however late
-    // the runtime got to this task.
-    ticket.start();
-    let outcome = match std::panic::catch_unwind(AssertUnwindSafe(move || callback(ops, feedback)))
-    {
-        Err(panic) => {
-            started.fire();
-            Err(panic)
-        }
-        Ok(future) => {
-            let mut future = AssertUnwindSafe(future).catch_unwind();
-            // The next task may start once this callback has run to its first await.
-            let mut run = std::future::poll_fn(move |cx| {
-                let out = Pin::new(&mut future).poll(cx);
-                started.fire();
-                out
-            });
-            match tokio::time::timeout(max_time, &mut run).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    tracing::debug!(
-                        watcher,
-                        ?max_time,
-                        "batch exceeded the max operation time; it counts as done"
-                    );
-                    ticket.finish();
-                    tokio::select! {
-                        outcome = &mut run => outcome,
-                        _ = reap.cancelled() => {
-                            tracing::debug!(
-                                watcher,
-                                "the batcher stopped; a callback past its max operation time is dropped"
-                            );
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    };
-    ticket.finish();
-    if let Err(panic) = outcome {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a non-string panic".to_owned());
-        ticket.emitter().emit_msg(
-            EventName::Error,
-            watcher as i64,
-            format!(
-                "the callback of watcher {watcher} panicked ({what}); its batch was marked done \
-                 and the batcher goes on. Handle failures inside the callback"
-            ),
-        );
     }
 }

@@ -133,9 +133,9 @@ impl<T: Send + 'static> Feedback<T> {
     /// [`retry`](Self::retry), waiting for room in the buffer as
     /// [`Watcher::enqueue`] does.
     ///
-    /// Meant for callbacks, which run in their own tasks. Do not await it on the task
-    /// that reads a watcher's [`Batches`](crate::Batches): with the buffer full of
-    /// batches only that task can receive, the wait would never end.
+    /// Meant for callbacks, which run on in tasks of their own once they wait. Do not
+    /// await it on the task that reads a watcher's [`Batches`](crate::Batches): with the
+    /// buffer full of batches only that task can receive, the wait would never end.
     pub async fn retry_waiting(
         &self,
         ops: impl IntoIterator<Item = Operation<T>>,

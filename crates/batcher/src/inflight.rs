@@ -11,6 +11,7 @@ use events_core::Emitter;
 use tokio::time::Instant;
 
 use crate::core::{Core, lock};
+use crate::delivery::Delivery;
 use crate::resources::Costs;
 
 #[derive(Debug, Default)]
@@ -118,6 +119,11 @@ impl Ticket {
 
     pub(crate) fn emitter(&self) -> &Emitter {
         self.core.emitter()
+    }
+
+    /// The batcher's callback batches, this one among them if it went to a callback.
+    pub(crate) fn delivery(&self) -> &Delivery {
+        self.core.delivery()
     }
 }
 

@@ -7,8 +7,8 @@
 //!
 //! * [`Operation`]: a payload, a cost, batchable or not, and an attempt counter.
 //! * [`Watcher`]: per unit of work; receives its batches through an async callback
-//!   ([`WatcherBuilder::callback`], each batch its own task, the tasks started in
-//!   release order and awaited by [`Batcher::stop`]) or a stream
+//!   ([`WatcherBuilder::callback`], each batch started in release order and run on in
+//!   a task of its own once it waits, awaited by [`Batcher::stop`]) or a stream
 //!   ([`WatcherBuilder::stream`], a [`Batches`] stream of [`Batch`] guards, holding at
 //!   most [`stream_capacity`](WatcherBuilder::stream_capacity) unreceived). Payload
 //!   types are chosen per watcher; one batcher serves watchers of different types.

@@ -85,7 +85,9 @@ pub(crate) async fn dispatch(core: Arc<Core>) {
                 &capacities[..resources],
                 ticked,
                 forced,
-                &|| core.has_batch_room(),
+                // A pause that a callback started during the pass (throttled) holds
+                // the rest back at once.
+                &|| core.has_batch_room() && !core.lifecycle().is_paused(now),
                 &mut || flush.announce(&core),
             )
             .await;

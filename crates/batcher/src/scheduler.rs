@@ -104,8 +104,8 @@ impl Scheduler {
     }
 
     /// Releases what is ready within the paced allowances, the windows (`capacities`:
-    /// one per resource, `None` for one without a limiter) and the concurrency limit
-    /// (`room`). `ticked` says whether this pass is a flush tick, which grants a slice;
+    /// one per resource, `None` for one without a limiter) and `room`, which says
+    /// whether another batch may leave now (the concurrency limit, no pause). `ticked` says whether this pass is a flush tick, which grants a slice;
     /// `forced` releases partial batches; `before` runs before each batch is handed out.
     pub(crate) async fn pass(
         &mut self,
@@ -136,7 +136,8 @@ impl Scheduler {
             let mut served = false;
             loop {
                 if !room() {
-                    // A finishing batch wakes the dispatcher.
+                    // A finishing batch wakes the dispatcher; the end of a pause is
+                    // waited out before the next pass.
                     break 'queues;
                 }
                 let mut allowances = Allowances::default();

@@ -76,7 +76,14 @@ impl WatcherBuilder {
         )
     }
 
-    /// A watcher that runs `callback` for every batch, each batch in its own task.
+    /// A watcher that runs `callback` for every batch.
+    ///
+    /// The dispatcher starts each batch as it releases it, in release order: it calls
+    /// `callback` and polls the future once. A future that completes then costs no
+    /// task; one that waits goes on in a task of its own, so batches run concurrently.
+    /// What the callback does before its first await delays the batches released after
+    /// it: keep it short, and move heavy work behind an await (say, into
+    /// [`spawn_blocking`](tokio::task::spawn_blocking)).
     ///
     /// The batch is done when the callback's future completes or the max operation time
     /// passes, whichever is first (the future is not cancelled at that point). A callback

@@ -1,5 +1,6 @@
-//! Callback batches start in the order they were released, however the runtime
-//! schedules their tasks, and `stop` returns only once no callback task is left.
+//! Callback batches start in the order they were released, on the dispatcher, however
+//! the runtime schedules tasks; one that waits runs on in a task of its own, and `stop`
+//! returns only once no callback task is left.
 
 mod support;
 
@@ -215,4 +216,78 @@ async fn a_callback_may_stop_its_own_batcher() {
         .await
         .expect("the callback is done");
     assert_eq!(stopped.inflight, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callback_done_at_its_start_costs_no_task_and_one_that_waits_runs_on_in_its_own() {
+    let batcher = Batcher::builder().build().unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    // The most tasks alive while a quick callback ran.
+    let alive = Arc::new(AtomicUsize::new(0));
+    let quick = Watcher::builder().max_batch_size(10).callback(&batcher, {
+        let (done, alive) = (done.clone(), alive.clone());
+        move |ops: Vec<Operation<u32>>| {
+            let tasks = tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks();
+            alive.fetch_max(tasks, Ordering::SeqCst);
+            done.fetch_add(ops.len(), Ordering::SeqCst);
+            async {}
+        }
+    });
+    let gate = Arc::new(Semaphore::new(0));
+    let waited = Arc::new(AtomicUsize::new(0));
+    let slow = Watcher::builder().max_batch_size(10).callback(&batcher, {
+        let (gate, waited) = (gate.clone(), waited.clone());
+        move |ops: Vec<Operation<u32>>| {
+            let (gate, waited) = (gate.clone(), waited.clone());
+            async move {
+                // Woken long after the dispatcher polled it first, from another task.
+                gate.acquire().await.unwrap().forget();
+                waited.fetch_add(ops.len(), Ordering::SeqCst);
+            }
+        }
+    });
+    batcher.start().unwrap();
+    // Counted once the batcher's loops are under way (one without a limiter to poll
+    // ends at once).
+    quick.try_enqueue(Operation::new(0, 1)).unwrap();
+    eventually(Duration::from_secs(5), || done.load(Ordering::SeqCst) == 1).await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let tasks = metrics.num_alive_tasks();
+    for i in 1..501 {
+        quick.try_enqueue(Operation::new(i, 1)).unwrap();
+    }
+    eventually(Duration::from_secs(5), || {
+        done.load(Ordering::SeqCst) == 501
+    })
+    .await;
+    assert_eq!(batcher.inflight(), 0);
+    assert_eq!(
+        (alive.load(Ordering::SeqCst), metrics.num_alive_tasks()),
+        (tasks, tasks),
+        "50 batches done at their start, and no task for any of them"
+    );
+
+    for i in 0..30 {
+        slow.try_enqueue(Operation::new(i, 1)).unwrap();
+    }
+    eventually(Duration::from_secs(5), || batcher.inflight() == 3).await;
+    assert_eq!(
+        metrics.num_alive_tasks(),
+        tasks + 3,
+        "one task per waiting batch"
+    );
+    gate.add_permits(3);
+    eventually(Duration::from_secs(5), || {
+        waited.load(Ordering::SeqCst) == 30
+    })
+    .await;
+    eventually(Duration::from_secs(5), || {
+        metrics.num_alive_tasks() == tasks
+    })
+    .await;
+    assert_eq!(batcher.inflight(), 0);
+    let stopped = batcher.stop().await;
+    assert_eq!((stopped.unsent, stopped.inflight), (0, 0));
 }
