@@ -324,28 +324,32 @@ impl BatchMetadata {
         ops: &[Operation<T>],
         resources: &Resources,
     ) -> Self {
+        let operations: Vec<OperationInfo> = ops
+            .iter()
+            .map(|op| OperationInfo {
+                cost: op.cost,
+                attempts: op.attempts(),
+                batchable: op.is_batchable(),
+            })
+            .collect();
+        let resources = resources
+            .names()
+            .enumerate()
+            .map(|(r, name)| ResourceCosts {
+                resource: name,
+                // The primary costs are those just listed, at hand.
+                costs: if r == 0 {
+                    operations.iter().map(|op| op.cost).collect()
+                } else {
+                    ops.iter().map(|op| op.cost_of(name)).collect()
+                },
+            })
+            .collect();
         BatchMetadata {
             watcher,
             kind,
-            operations: ops
-                .iter()
-                .map(|op| OperationInfo {
-                    cost: op.cost,
-                    attempts: op.attempts(),
-                    batchable: op.is_batchable(),
-                })
-                .collect(),
-            resources: resources
-                .names()
-                .enumerate()
-                .map(|(r, name)| ResourceCosts {
-                    resource: name,
-                    costs: ops
-                        .iter()
-                        .map(|op| if r == 0 { op.cost } else { op.cost_of(name) })
-                        .collect(),
-                })
-                .collect(),
+            operations,
+            resources,
         }
     }
 }
