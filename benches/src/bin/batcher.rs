@@ -326,7 +326,7 @@ fn throughput_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) 
         "CPU-s",
         "-",
     );
-    // W4 against W1 in alternating runs, so that drift in machine load hits both alike.
+    // W4 against W1 in pairs run in alternating order (see `paired`).
     let with_events = Throughput {
         ops,
         events: true,
@@ -336,32 +336,16 @@ fn throughput_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) 
         ops,
         ..Throughput::W1
     };
-    let (mut evented, mut ratios) = (Vec::new(), Vec::new());
-    with_events.run(rt);
-    for pair in 0..runs + 3 {
-        // Each pair runs in the other order than the one before, so that whatever the
-        // first run of a pair pays (or gains) falls on both sides alike.
-        let (plain, with) = if pair % 2 == 0 {
-            let plain = without.run(rt).as_secs_f64();
-            (plain, with_events.run(rt).as_secs_f64())
-        } else {
-            let with = with_events.run(rt).as_secs_f64();
-            (without.run(rt).as_secs_f64(), with)
-        };
-        evented.push(ops as f64 / with);
-        ratios.push(with / plain);
-    }
+    let pairs = paired(rt, without, with_events, runs + 3);
     report.add(
         "W4 throughput with batch events",
-        median(evented) / 1e6,
+        median(pairs.iter().map(|&(_, with)| ops as f64 / with).collect()) / 1e6,
         "M ops/s",
         "-",
     );
-    // The median of the ratios of back-to-back pairs, so that drift in machine load
-    // hits both sides of each ratio alike.
     report.add(
         "W4 slowdown vs W1 (median of pairs in alternating order)",
-        median(ratios),
+        median(pairs.iter().map(|&(plain, with)| with / plain).collect()),
         "x",
         "<= 1.05",
     );
@@ -442,6 +426,25 @@ fn latency_figures(rt: &Runtime, report: &mut Report, quick: bool) {
 
 /// W1 with the metrics bridge on (a Prometheus recorder installed, batch events on and the
 /// bridge's listener attached) against plain W1, in back-to-back pairs.
+/// Runs `plain` and `with` back to back `pairs` times after one warm-up run of `with`,
+/// and returns each pair's seconds (plain, with). Each pair runs in the other order than
+/// the one before, so that whatever the first run of a pair pays (or gains) falls on
+/// both sides alike, and drift in machine load hits both sides of a pair alike.
+fn paired(rt: &Runtime, plain: Throughput, with: Throughput, pairs: usize) -> Vec<(f64, f64)> {
+    with.run(rt);
+    (0..pairs)
+        .map(|pair| {
+            if pair % 2 == 0 {
+                let p = plain.run(rt).as_secs_f64();
+                (p, with.run(rt).as_secs_f64())
+            } else {
+                let w = with.run(rt).as_secs_f64();
+                (plain.run(rt).as_secs_f64(), w)
+            }
+        })
+        .collect()
+}
+
 fn metrics_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) {
     if let Err(e) = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
         eprintln!("batcher: no metrics recorder ({e}); skipping the metrics figures");
@@ -463,16 +466,10 @@ fn metrics_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) {
         ops,
         ..Throughput::W1
     };
-    with_metrics.run(rt);
-    let mut ratios = Vec::new();
-    for _ in 0..runs + 2 {
-        let plain = without.run(rt).as_secs_f64();
-        let with = with_metrics.run(rt).as_secs_f64();
-        ratios.push(with / plain);
-    }
+    let pairs = paired(rt, without, with_metrics, runs + 2);
     report.add(
-        "W1 with metrics on vs off (median of paired runs)",
-        median(ratios),
+        "W1 with metrics on vs off (median of pairs in alternating order)",
+        median(pairs.iter().map(|&(plain, with)| with / plain).collect()),
         "x",
         "<= 1.05",
     );
