@@ -84,18 +84,14 @@ impl Delivery {
                 match std::panic::catch_unwind(AssertUnwindSafe(|| callback(ops, feedback))) {
                     Ok(future) => future,
                     Err(panic) => {
-                        ticket.finish();
-                        report_panic(&ticket, watcher, panic);
+                        finish(&mut ticket, watcher, Err(panic));
                         return None;
                     }
                 };
             let mut future = AssertUnwindSafe(future).catch_unwind();
             match Pin::new(&mut future).poll(&mut Context::from_waker(Waker::noop())) {
                 Poll::Ready(outcome) => {
-                    ticket.finish();
-                    if let Err(panic) = outcome {
-                        report_panic(&ticket, watcher, panic);
-                    }
+                    finish(&mut ticket, watcher, outcome);
                     None
                 }
                 Poll::Pending => {
@@ -174,14 +170,16 @@ async fn run_on(mut future: Running, mut ticket: Ticket, left: Duration, watcher
             }
         }
     };
-    ticket.finish();
-    if let Err(panic) = outcome {
-        report_panic(&ticket, watcher, panic);
-    }
+    finish(&mut ticket, watcher, outcome);
 }
 
-/// Raises the [`Error`](EventName::Error) event of a callback that panicked.
-fn report_panic(ticket: &Ticket, watcher: u64, panic: Box<dyn std::any::Any + Send>) {
+/// Marks a callback's batch done with the callback's `outcome`, raising the
+/// [`Error`](EventName::Error) event if it panicked.
+fn finish(ticket: &mut Ticket, watcher: u64, outcome: std::thread::Result<()>) {
+    ticket.finish();
+    let Err(panic) = outcome else {
+        return;
+    };
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
