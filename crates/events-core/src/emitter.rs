@@ -226,13 +226,47 @@ impl Emitter {
     /// Raises an event, letting `build` add a message or metadata only when someone
     /// listens.
     pub fn emit_with(&self, name: EventName, val: i64, build: impl FnOnce(Event) -> Event) {
+        self.emit_with_reuse(name, val, build);
+    }
+
+    /// Raises an event like [`emit_with`](Emitter::emit_with) and gives it back once
+    /// every listener has returned, so that the caller can reuse what it carries (see
+    /// [`Event::into_metadata`]) for the next one.
+    ///
+    /// Returns `None` when nobody listens (`build` did not run) or a subscription took
+    /// the event. A listener may have kept a clone: check before reusing shared
+    /// metadata in place (`Arc::get_mut`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use events_core::{Emitter, EventName, Metadata};
+    ///
+    /// let emitter = Emitter::new("example");
+    /// emitter.add_listener(|_| {});
+    /// let mut spare: Option<Metadata> = Some(Arc::new(vec![0u32; 100]));
+    /// let back = emitter.emit_with_reuse(EventName::Batch, 100, |e| match spare.take() {
+    ///     Some(meta) => e.with_shared_metadata(meta),
+    ///     None => e,
+    /// });
+    /// spare = back.and_then(|e| e.into_metadata());
+    /// let mut meta = spare.expect("nobody kept it").downcast::<Vec<u32>>().unwrap();
+    /// assert!(Arc::get_mut(&mut meta).is_some());
+    /// ```
+    pub fn emit_with_reuse(
+        &self,
+        name: EventName,
+        val: i64,
+        build: impl FnOnce(Event) -> Event,
+    ) -> Option<Event> {
         if !self.is_observed() {
             self.trace(name, val, None);
-            return;
+            return None;
         }
         let event = build(Event::new(name, val));
         self.trace(event.name(), event.val(), event.msg());
-        self.dispatch(event);
+        self.dispatch(event)
     }
 
     /// Raises an event built by the caller.
@@ -243,7 +277,9 @@ impl Emitter {
         }
     }
 
-    fn dispatch(&self, event: Event) {
+    /// Calls every listener, then sends the event to the subscriptions if there are any;
+    /// gives it back if it was not sent.
+    fn dispatch(&self, event: Event) -> Option<Event> {
         let listeners = self.read_listeners();
         for entry in listeners.iter() {
             let listener = &entry.listener;
@@ -260,7 +296,9 @@ impl Emitter {
         if self.inner.subscribers.load(Ordering::Acquire) != 0 && !self.is_closed() {
             // No receiver is not a failure: a subscription may have just been dropped.
             let _ = self.inner.tx.send(event);
+            return None;
         }
+        Some(event)
     }
 
     #[inline]

@@ -13,6 +13,22 @@ use crate::EventName;
 /// [`Event::metadata`].
 pub type Metadata = Arc<dyn Any + Send + Sync>;
 
+/// An event's message: shared, or a constant that costs no reference count.
+#[derive(Clone)]
+enum Msg {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Msg {
+    fn as_str(&self) -> &str {
+        match self {
+            Msg::Static(s) => s,
+            Msg::Shared(s) => s,
+        }
+    }
+}
+
 /// One thing a component did: a name, an integer value, an optional message and
 /// optional metadata, stamped with when it was raised.
 ///
@@ -21,7 +37,7 @@ pub type Metadata = Arc<dyn Any + Send + Sync>;
 pub struct Event {
     name: EventName,
     val: i64,
-    msg: Option<Arc<str>>,
+    msg: Option<Msg>,
     metadata: Option<Metadata>,
     at: Instant,
 }
@@ -41,7 +57,16 @@ impl Event {
     /// Adds a human-readable message.
     #[must_use]
     pub fn with_msg(mut self, msg: impl Into<Arc<str>>) -> Self {
-        self.msg = Some(msg.into());
+        self.msg = Some(Msg::Shared(msg.into()));
+        self
+    }
+
+    /// Adds a constant human-readable message, such as a kind that every event of a
+    /// sort carries; the same as [`with_msg`](Event::with_msg) without an allocation
+    /// or a reference count.
+    #[must_use]
+    pub fn with_static_msg(mut self, msg: &'static str) -> Self {
+        self.msg = Some(Msg::Static(msg));
         self
     }
 
@@ -71,7 +96,7 @@ impl Event {
 
     /// The event's message, if any.
     pub fn msg(&self) -> Option<&str> {
-        self.msg.as_deref()
+        self.msg.as_ref().map(Msg::as_str)
     }
 
     /// The metadata as a `T`, if metadata is attached and is a `T`.
@@ -82,6 +107,12 @@ impl Event {
     /// The metadata as shared, untyped data.
     pub fn raw_metadata(&self) -> Option<&Metadata> {
         self.metadata.as_ref()
+    }
+
+    /// Takes the metadata out of the event, for example to reuse it once the event has
+    /// been raised (see [`Emitter::emit_with_reuse`](crate::Emitter::emit_with_reuse)).
+    pub fn into_metadata(self) -> Option<Metadata> {
+        self.metadata
     }
 
     /// When the event was raised, on the monotonic clock.
@@ -95,7 +126,7 @@ impl fmt::Debug for Event {
         f.debug_struct("Event")
             .field("name", &self.name)
             .field("val", &self.val)
-            .field("msg", &self.msg)
+            .field("msg", &self.msg())
             .field("has_metadata", &self.metadata.is_some())
             .field("at", &self.at)
             .finish()
@@ -105,7 +136,7 @@ impl fmt::Debug for Event {
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} val={}", self.name, self.val)?;
-        if let Some(msg) = &self.msg {
+        if let Some(msg) = self.msg() {
             write!(f, " msg={msg:?}")?;
         }
         Ok(())
@@ -134,5 +165,8 @@ mod tests {
         assert_eq!(event.to_string(), "error val=-1 msg=\"lease lost\"");
         assert_eq!(event.msg(), Some("lease lost"));
         assert_eq!(event.val(), -1);
+        let event = Event::new(EventName::Batch, 2).with_static_msg("stream");
+        assert_eq!(event.to_string(), "batch val=2 msg=\"stream\"");
+        assert_eq!(event.clone().msg(), Some("stream"));
     }
 }

@@ -135,3 +135,62 @@ async fn concurrent_emits_from_many_tasks_are_all_delivered() {
     }
     assert_eq!(total.load(Ordering::Relaxed), TASKS * EACH);
 }
+
+#[tokio::test]
+async fn an_event_raised_for_reuse_comes_back_only_when_no_subscription_took_it() {
+    use events_core::{Event, Metadata};
+    let emitter = Emitter::new("test");
+    let raise = |val: i64| {
+        let meta: Metadata = Arc::new(vec![val as u32; 3]);
+        let built = Arc::new(AtomicUsize::new(0));
+        let b = built.clone();
+        let back = emitter.emit_with_reuse(EventName::Batch, val, move |e| {
+            b.fetch_add(1, Ordering::SeqCst);
+            e.with_shared_metadata(meta)
+        });
+        (back, built.load(Ordering::SeqCst))
+    };
+    // Nobody listens: nothing is built and nothing comes back.
+    let (back, built) = raise(1);
+    assert!(back.is_none());
+    assert_eq!(built, 0);
+
+    // A listener that keeps a clone: the event comes back, its metadata shared.
+    let kept: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let k = kept.clone();
+    let id = emitter.add_listener(move |e| k.lock().unwrap().push(e.clone()));
+    let (back, built) = raise(2);
+    assert_eq!(built, 1);
+    let mut meta = back
+        .expect("no subscription took it")
+        .into_metadata()
+        .expect("metadata")
+        .downcast::<Vec<u32>>()
+        .unwrap();
+    assert!(
+        Arc::get_mut(&mut meta).is_none(),
+        "the listener holds it too"
+    );
+    assert_eq!(*meta, vec![2, 2, 2]);
+    assert!(emitter.remove_listener(id));
+
+    // A subscription takes the event: it does not come back, and the subscriber has it.
+    let mut sub = emitter.subscribe();
+    let (back, built) = raise(3);
+    assert!(back.is_none());
+    assert_eq!(built, 1);
+    let got = futures::StreamExt::next(&mut sub).await.unwrap().unwrap();
+    assert_eq!(got.metadata::<Vec<u32>>(), Some(&vec![3, 3, 3]));
+    drop(sub);
+
+    // A listener that keeps nothing: the metadata comes back for this caller alone.
+    emitter.add_listener(|_| {});
+    let (back, _) = raise(4);
+    let mut meta = back
+        .and_then(Event::into_metadata)
+        .expect("came back")
+        .downcast::<Vec<u32>>()
+        .unwrap();
+    assert_eq!(Arc::get_mut(&mut meta), Some(&mut vec![4, 4, 4]));
+    assert_eq!(kept.lock().unwrap().len(), 1);
+}
