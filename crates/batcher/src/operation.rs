@@ -1,6 +1,7 @@
 //! [`Operation`]: one unit of work with a cost in each resource.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::resources::Resources;
 
@@ -273,18 +274,6 @@ impl WatcherKind {
             WatcherKind::Stream => "stream",
         }
     }
-
-    /// The event msg, made once per kind so that an event costs no allocation for it.
-    pub(crate) fn msg(self) -> std::sync::Arc<str> {
-        use std::sync::{Arc, OnceLock};
-        static CALLBACK: OnceLock<Arc<str>> = OnceLock::new();
-        static STREAM: OnceLock<Arc<str>> = OnceLock::new();
-        let cell = match self {
-            WatcherKind::Callback => &CALLBACK,
-            WatcherKind::Stream => &STREAM,
-        };
-        cell.get_or_init(|| Arc::from(self.as_str())).clone()
-    }
 }
 
 impl fmt::Display for WatcherKind {
@@ -317,39 +306,81 @@ pub struct ResourceCosts {
     pub costs: Vec<u32>,
 }
 
+/// The largest batch whose metadata is kept for reuse: a larger one gives its memory back.
+const KEPT_OPERATIONS: usize = 1024;
+
+thread_local! {
+    /// The metadata of the last batch event raised on this thread, once nobody held it
+    /// any more: the next batch event's lists reuse its memory.
+    static SPARE: std::cell::Cell<Option<Arc<BatchMetadata>>> = const { std::cell::Cell::new(None) };
+}
+
 impl BatchMetadata {
-    pub(crate) fn of<T>(
+    /// The metadata of a batch of `ops` to `watcher`: this thread's spare refilled, or a
+    /// new one if there is none (or someone still holds it).
+    pub(crate) fn reusing<T>(
         watcher: u64,
         kind: WatcherKind,
         ops: &[Operation<T>],
         resources: &Resources,
-    ) -> Self {
-        let operations: Vec<OperationInfo> = ops
-            .iter()
-            .map(|op| OperationInfo {
-                cost: op.cost,
-                attempts: op.attempts(),
-                batchable: op.is_batchable(),
+    ) -> Arc<BatchMetadata> {
+        let mut meta = SPARE.take().unwrap_or_else(|| {
+            Arc::new(BatchMetadata {
+                watcher,
+                kind,
+                operations: Vec::new(),
+                resources: Vec::new(),
             })
-            .collect();
-        let resources = resources
-            .names()
-            .enumerate()
-            .map(|(r, name)| ResourceCosts {
-                resource: name,
-                // The primary costs are those just listed, at hand.
-                costs: if r == 0 {
-                    operations.iter().map(|op| op.cost).collect()
-                } else {
-                    ops.iter().map(|op| op.cost_of(name)).collect()
-                },
-            })
-            .collect();
-        BatchMetadata {
-            watcher,
-            kind,
-            operations,
-            resources,
+        });
+        // The spare is held here alone (see `recycle`): this refills it in place.
+        Arc::make_mut(&mut meta).fill(watcher, kind, ops, resources);
+        meta
+    }
+
+    /// Keeps the metadata of a batch event just raised as this thread's spare, if it is
+    /// a batch's, nobody else holds it and it is not too large.
+    pub(crate) fn recycle(meta: events_core::Metadata) {
+        let Ok(mut meta) = meta.downcast::<BatchMetadata>() else {
+            return;
+        };
+        if Arc::get_mut(&mut meta).is_some() && meta.operations.capacity() <= KEPT_OPERATIONS {
+            SPARE.set(Some(meta));
+        }
+    }
+
+    /// Makes this the metadata of a batch of `ops`, reusing the lists' memory.
+    fn fill<T>(
+        &mut self,
+        watcher: u64,
+        kind: WatcherKind,
+        ops: &[Operation<T>],
+        resources: &Resources,
+    ) {
+        self.watcher = watcher;
+        self.kind = kind;
+        self.operations.clear();
+        self.operations.extend(ops.iter().map(|op| OperationInfo {
+            cost: op.cost,
+            attempts: op.attempts(),
+            batchable: op.is_batchable(),
+        }));
+        self.resources.truncate(resources.len());
+        for (r, name) in resources.names().enumerate() {
+            if r == self.resources.len() {
+                self.resources.push(ResourceCosts {
+                    resource: name,
+                    costs: Vec::with_capacity(ops.len()),
+                });
+            }
+            let costs = &mut self.resources[r];
+            costs.resource = name;
+            costs.costs.clear();
+            // The primary costs are those just listed, at hand.
+            if r == 0 {
+                costs.costs.extend(self.operations.iter().map(|op| op.cost));
+            } else {
+                costs.costs.extend(ops.iter().map(|op| op.cost_of(name)));
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use events_core::EventName;
+use events_core::{Event, EventName};
 use tokio::time::Instant;
 
 use crate::core::{Core, after, lock};
@@ -323,17 +323,17 @@ impl<T: Send + 'static> Queue for WatcherQueue<T> {
             self.core.buffer().release(count, &cost);
         }
         if self.core.options().emit_batch {
-            self.core
+            let kind = self.sink.kind();
+            let raised = self
+                .core
                 .emitter()
-                .emit_with(EventName::Batch, count as i64, |e| {
-                    let kind = self.sink.kind();
-                    e.with_msg(kind.msg()).with_metadata(BatchMetadata::of(
-                        self.id,
-                        kind,
-                        &batch,
-                        self.core.resources(),
-                    ))
+                .emit_with_reuse(EventName::Batch, count as i64, |e| {
+                    let meta = BatchMetadata::reusing(self.id, kind, &batch, self.core.resources());
+                    e.with_static_msg(kind.as_str()).with_shared_metadata(meta)
                 });
+            if let Some(meta) = raised.and_then(Event::into_metadata) {
+                BatchMetadata::recycle(meta);
+            }
         }
         let feedback = Feedback::new(self.core.clone(), self.me.clone());
         if let Err(unsent) = self.sink.deliver(
