@@ -9,7 +9,7 @@ use metrics::{Counter, Gauge, Label};
 
 use super::{EventCounters, Sample, labels, with};
 use crate::batcher::{BatchMetadata, Batcher, EnqueueErrorKind, WatcherKind};
-use crate::events::EventName;
+use crate::events::{Event, EventName};
 
 /// The metrics of one batcher (see `docs/metrics.md`).
 ///
@@ -20,7 +20,7 @@ use crate::events::EventName;
 pub struct BatcherMetrics {
     batcher: Batcher,
     base: Vec<Label>,
-    window: Arc<Window>,
+    released: Arc<Released>,
     buffered: Gauge,
     needs_capacity: Gauge,
     inflight: Gauge,
@@ -37,41 +37,115 @@ impl std::fmt::Debug for BatcherMetrics {
     }
 }
 
-/// The cost released in the last second, as the bridge saw the batch events.
-struct Window {
-    releases: Mutex<Releases>,
-    cost: Gauge,
+/// What the batch events say: the released batches, operations and cost, and the cost
+/// released in the last second.
+///
+/// A batch is tallied here under one lock and published to the metrics when it is the
+/// first of a [`SLOT`]; the batches after it in the same slot are published with the
+/// next slot's first, by every sample and at shutdown. So below a thousand batches a
+/// second every batch is published as it leaves, and above it a batch costs a few
+/// additions instead of a handful of atomic metric updates.
+struct Released {
+    tally: Mutex<Tally>,
+    /// `flowgate_events_total{event="batch"}`.
+    events: Counter,
+    /// `flowgate_batcher_batches_total`, by watcher kind: callback, stream.
+    batches: [Counter; 2],
+    operations: Counter,
+    cost: Counter,
+    /// Per resource of the batcher, the primary one first.
+    resources: Vec<Counter>,
+    window: Gauge,
 }
 
-/// Releases of the last second and their running total, so that a batch costs O(1).
+/// How close together releases share an entry of the window and a publication; an entry
+/// leaves the window a second after its first release, so the gauge may leave out the
+/// last slot's worth of an ending second, never count more than the second held.
+const SLOT: Duration = Duration::from_millis(1);
+
 #[derive(Default)]
-struct Releases {
+struct Tally {
+    /// Releases of the last second, one entry per slot, and their total: a batch costs
+    /// O(1) and the queue holds at most about a thousand entries.
     queue: VecDeque<(Instant, u64)>,
     total: u64,
+    /// Not yet published: batch events, batches by kind, operations, cost, and cost
+    /// per resource.
+    events: u64,
+    batches: [u64; 2],
+    operations: u64,
+    cost: u64,
+    resources: Vec<u64>,
 }
 
-impl Window {
-    fn add(&self, at: Instant, cost: u64) {
-        let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
-        releases.queue.push_back((at, cost));
-        releases.total += cost;
-        self.publish(&mut releases, at);
+impl Released {
+    fn add(&self, event: &Event) {
+        let meta = event.metadata::<BatchMetadata>();
+        // The kind is in the metadata and, for events without it, the msg.
+        let stream = match meta {
+            Some(meta) => meta.kind == WatcherKind::Stream,
+            None => event.msg() == Some(WatcherKind::Stream.as_str()),
+        };
+        let mut tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        let t = &mut *tally;
+        t.events += 1;
+        t.batches[usize::from(stream)] += 1;
+        let Some(meta) = meta else {
+            // Nothing to add to the window: published now, as a batch without cost.
+            return self.publish(t, event.at());
+        };
+        let cost: u64 = meta.operations.iter().map(|o| u64::from(o.cost)).sum();
+        t.operations += meta.operations.len() as u64;
+        t.cost += cost;
+        t.resources.resize(self.resources.len(), 0);
+        for (r, (sum, costs)) in t.resources.iter_mut().zip(&meta.resources).enumerate() {
+            // The primary resource's costs are the operations' own, summed above.
+            *sum += if r == 0 {
+                cost
+            } else {
+                costs.costs.iter().map(|c| u64::from(*c)).sum()
+            };
+        }
+        t.total += cost;
+        let at = event.at();
+        match t.queue.back_mut() {
+            Some((opened, sum)) if at.saturating_duration_since(*opened) < SLOT => *sum += cost,
+            _ => {
+                t.queue.push_back((at, cost));
+                self.publish(t, at);
+            }
+        }
     }
 
+    /// Publishes what is tallied, the window as of now included.
     fn refresh(&self) {
-        let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
-        self.publish(&mut releases, Instant::now());
+        let mut tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        self.publish(&mut tally, Instant::now());
     }
 
-    fn publish(&self, releases: &mut Releases, now: Instant) {
-        while let Some(&(at, cost)) = releases.queue.front() {
+    fn publish(&self, t: &mut Tally, now: Instant) {
+        while let Some(&(at, cost)) = t.queue.front() {
             if now.saturating_duration_since(at) < Duration::from_secs(1) {
                 break;
             }
-            releases.queue.pop_front();
-            releases.total -= cost;
+            t.queue.pop_front();
+            t.total -= cost;
         }
-        self.cost.set(releases.total as f64);
+        self.window.set(t.total as f64);
+        let take = |n: &mut u64, counter: &Counter| {
+            if *n != 0 {
+                counter.increment(std::mem::take(n));
+            }
+        };
+        take(&mut t.events, &self.events);
+        for (n, counter) in t.batches.iter_mut().zip(&self.batches) {
+            take(n, counter);
+        }
+        take(&mut t.operations, &self.operations);
+        take(&mut t.cost, &self.cost);
+        for (n, counter) in t.resources.iter_mut().zip(&self.resources) {
+            take(n, counter);
+        }
     }
 }
 
@@ -101,32 +175,35 @@ impl BatcherMetrics {
                 N::Error,
             ],
         );
-        let window = Arc::new(Window {
-            releases: Mutex::new(Releases::default()),
-            cost: metrics::gauge!("flowgate_batcher_window_cost", base.clone()),
-        });
-        let resource_cost: Vec<Counter> = batcher
-            .resources()
-            .map(|r| {
-                metrics::counter!(
-                    "flowgate_batcher_resource_released_cost_total",
-                    with(&base, "resource", r)
-                )
-            })
-            .collect();
         let batches_of = |kind: WatcherKind| {
             metrics::counter!(
                 "flowgate_batcher_batches_total",
                 with(&base, "watcher", kind.as_str())
             )
         };
-        let (callback_batches, stream_batches): (Counter, Counter) = (
-            batches_of(WatcherKind::Callback),
-            batches_of(WatcherKind::Stream),
-        );
-        let operations =
-            metrics::counter!("flowgate_batcher_released_operations_total", base.clone());
-        let cost = metrics::counter!("flowgate_batcher_released_cost_total", base.clone());
+        let released = Arc::new(Released {
+            tally: Mutex::new(Tally::default()),
+            events: events.counter(N::Batch),
+            batches: [
+                batches_of(WatcherKind::Callback),
+                batches_of(WatcherKind::Stream),
+            ],
+            operations: metrics::counter!(
+                "flowgate_batcher_released_operations_total",
+                base.clone()
+            ),
+            cost: metrics::counter!("flowgate_batcher_released_cost_total", base.clone()),
+            resources: batcher
+                .resources()
+                .map(|r| {
+                    metrics::counter!(
+                        "flowgate_batcher_resource_released_cost_total",
+                        with(&base, "resource", r)
+                    )
+                })
+                .collect(),
+            window: metrics::gauge!("flowgate_batcher_window_cost", base.clone()),
+        });
         let pauses = metrics::counter!("flowgate_batcher_pauses_total", base.clone());
         let last_pause = metrics::gauge!("flowgate_batcher_last_pause_seconds", base.clone());
         let throttled = metrics::counter!("flowgate_batcher_throttled_batches_total", base.clone());
@@ -143,32 +220,16 @@ impl BatcherMetrics {
             |o| metrics::counter!("flowgate_batcher_audits_total", with(&base, "outcome", o));
         let (pass, fail, skip): (Counter, Counter, Counter) =
             (audit("pass"), audit("fail"), audit("skip"));
-        let win = window.clone();
+        let tally = released.clone();
         batcher.emitter().add_listener(move |event| {
+            if event.name() == EventName::Batch {
+                // Counted in the tally, with the batch's other figures.
+                return tally.add(event);
+            }
             events.count(event.name());
             match event.name() {
-                EventName::Batch => {
-                    let meta = event.metadata::<BatchMetadata>();
-                    // The kind is in the metadata and, for listeners without it, the msg.
-                    let stream = match meta {
-                        Some(meta) => meta.kind == WatcherKind::Stream,
-                        None => event.msg() == Some(WatcherKind::Stream.as_str()),
-                    };
-                    if stream {
-                        stream_batches.increment(1);
-                    } else {
-                        callback_batches.increment(1);
-                    }
-                    if let Some(meta) = meta {
-                        let c: u64 = meta.operations.iter().map(|o| u64::from(o.cost)).sum();
-                        operations.increment(meta.operations.len() as u64);
-                        cost.increment(c);
-                        win.add(event.at(), c);
-                        for (counter, r) in resource_cost.iter().zip(&meta.resources) {
-                            counter.increment(r.costs.iter().map(|c| u64::from(*c)).sum());
-                        }
-                    }
-                }
+                // What is tallied is published before the batcher goes.
+                EventName::Shutdown => tally.refresh(),
                 EventName::Pause => {
                     pauses.increment(1);
                     last_pause.set(event.val() as f64 / 1_000.0);
@@ -190,7 +251,7 @@ impl BatcherMetrics {
         });
         BatcherMetrics {
             batcher: batcher.clone(),
-            window,
+            released,
             buffered: metrics::gauge!("flowgate_batcher_buffered_operations", base.clone()),
             needs_capacity: metrics::gauge!("flowgate_batcher_needs_capacity", base.clone()),
             inflight: metrics::gauge!("flowgate_batcher_inflight_batches", base.clone()),
@@ -251,6 +312,6 @@ impl Sample for BatcherMetrics {
                 capacity.set(f64::from(limiter.capacity()));
             }
         }
-        self.window.refresh();
+        self.released.refresh();
     }
 }

@@ -2,7 +2,8 @@
 //! install any recorder (e.g. `metrics-exporter-prometheus`) and observe the components.
 //!
 //! Events become metrics as they are emitted (a listener on each component's
-//! [`Emitter`](crate::events::Emitter)); state that no event carries (buffer, inflight,
+//! [`Emitter`](crate::events::Emitter); a batcher's batch events are tallied and
+//! published once per millisecond, on every sample and at shutdown); state that no event carries (buffer, inflight,
 //! capacity, subscribers) is read by [`Sample::sample`], which [`spawn_sampler`] calls on
 //! an interval. Every metric is named `flowgate_*` and listed, with its type, labels and
 //! meaning, in `docs/metrics.md`. The labels given to each `observe` call (for example
@@ -130,6 +131,14 @@ impl EventCounters {
 
     fn register(base: &[Label], name: EventName) -> Counter {
         metrics::counter!("flowgate_events_total", with(base, "event", name.as_str()))
+    }
+
+    /// The counter of events named `name`.
+    fn counter(&self, name: EventName) -> Counter {
+        match self.known.iter().find(|(n, _)| *n == name) {
+            Some((_, c)) => c.clone(),
+            None => EventCounters::register(&self.base, name),
+        }
     }
 
     fn count(&self, name: EventName) {
