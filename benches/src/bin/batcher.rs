@@ -336,7 +336,7 @@ fn throughput_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) 
         ops,
         ..Throughput::W1
     };
-    let pairs = paired(rt, without, with_events, runs + 3);
+    let pairs = paired(rt, without, with_events, runs);
     report.add(
         "W4 throughput with batch events",
         median(pairs.iter().map(|&(_, with)| ops as f64 / with).collect()) / 1e6,
@@ -424,13 +424,15 @@ fn latency_figures(rt: &Runtime, report: &mut Report, quick: bool) {
     );
 }
 
-/// W1 with the metrics bridge on (a Prometheus recorder installed, batch events on and the
-/// bridge's listener attached) against plain W1, in back-to-back pairs.
-/// Runs `plain` and `with` back to back `pairs` times after one warm-up run of `with`,
+/// Runs `plain` and `with` back to back, `3 × runs` times, after one warm-up run of `with`,
 /// and returns each pair's seconds (plain, with). Each pair runs in the other order than
 /// the one before, so that whatever the first run of a pair pays (or gains) falls on
 /// both sides alike, and drift in machine load hits both sides of a pair alike.
-fn paired(rt: &Runtime, plain: Throughput, with: Throughput, pairs: usize) -> Vec<(f64, f64)> {
+///
+/// Three pairs are run per W1 run: one pair's ratio varies by several percent on a busy
+/// machine, and the median of a score of them is steady to about one.
+fn paired(rt: &Runtime, plain: Throughput, with: Throughput, runs: usize) -> Vec<(f64, f64)> {
+    let pairs = 3 * runs;
     with.run(rt);
     (0..pairs)
         .map(|pair| {
@@ -445,6 +447,8 @@ fn paired(rt: &Runtime, plain: Throughput, with: Throughput, pairs: usize) -> Ve
         .collect()
 }
 
+/// W1 with the metrics bridge on (a Prometheus recorder installed, batch events on and the
+/// bridge's listener attached) against plain W1, in back-to-back pairs.
 fn metrics_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) {
     if let Err(e) = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
         eprintln!("batcher: no metrics recorder ({e}); skipping the metrics figures");
@@ -466,7 +470,7 @@ fn metrics_figures(rt: &Runtime, report: &mut Report, ops: u64, runs: usize) {
         ops,
         ..Throughput::W1
     };
-    let pairs = paired(rt, without, with_metrics, runs + 2);
+    let pairs = paired(rt, without, with_metrics, runs);
     report.add(
         "W1 with metrics on vs off (median of pairs in alternating order)",
         median(pairs.iter().map(|&(plain, with)| with / plain).collect()),
