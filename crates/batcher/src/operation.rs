@@ -324,7 +324,9 @@ impl BatchMetadata {
         ops: &[Operation<T>],
         resources: &Resources,
     ) -> Arc<BatchMetadata> {
-        let mut meta = SPARE.take().unwrap_or_else(|| {
+        // `try_with`: a thread tearing down its locals has no spare, and no panic.
+        let spare = SPARE.try_with(std::cell::Cell::take).ok().flatten();
+        let mut meta = spare.unwrap_or_else(|| {
             Arc::new(BatchMetadata {
                 watcher,
                 kind,
@@ -344,7 +346,7 @@ impl BatchMetadata {
             return;
         };
         if Arc::get_mut(&mut meta).is_some() && meta.operations.capacity() <= KEPT_OPERATIONS {
-            SPARE.set(Some(meta));
+            let _ = SPARE.try_with(|spare| spare.set(Some(meta)));
         }
     }
 
