@@ -94,17 +94,18 @@ impl Released {
             // Nothing to add to the window: published now, as a batch without cost.
             return self.publish(t, event.at());
         };
-        let cost: u64 = meta.operations.iter().map(|o| u64::from(o.cost)).sum();
+        let sum = |costs: &[u32]| costs.iter().map(|&c| u64::from(c)).sum::<u64>();
+        // The operations' costs are the primary resource's, the first list, which holds
+        // them side by side (quicker to add up than the operations themselves).
+        let cost = match meta.resources.first() {
+            Some(primary) => sum(&primary.costs),
+            None => meta.operations.iter().map(|o| u64::from(o.cost)).sum(),
+        };
         t.operations += meta.operations.len() as u64;
         t.cost += cost;
         t.resources.resize(self.resources.len(), 0);
-        for (r, (sum, costs)) in t.resources.iter_mut().zip(&meta.resources).enumerate() {
-            // The primary resource's costs are the operations' own, summed above.
-            *sum += if r == 0 {
-                cost
-            } else {
-                costs.costs.iter().map(|c| u64::from(*c)).sum()
-            };
+        for (r, (total, costs)) in t.resources.iter_mut().zip(&meta.resources).enumerate() {
+            *total += if r == 0 { cost } else { sum(&costs.costs) };
         }
         t.total += cost;
         let at = event.at();
