@@ -317,7 +317,7 @@ thread_local! {
 
 impl BatchMetadata {
     /// The metadata of a batch of `ops` to `watcher`: this thread's spare refilled, or a
-    /// new one if there is none (or someone still holds it).
+    /// new one if the thread has none.
     pub(crate) fn reusing<T>(
         watcher: u64,
         kind: WatcherKind,
