@@ -4,6 +4,8 @@
 
 #![cfg(all(feature = "metrics", feature = "azure"))]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use flowgate::limiter::azure::{
 use flowgate::metrics::{LimiterMetrics, STORAGE_CALL_BUCKETS};
 use futures::FutureExt;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use support::{value, with_recorder};
 
 /// Answers every call after 2 ms; partition 0 is always leased by someone else.
 #[derive(Debug)]
@@ -60,32 +63,17 @@ impl LeaseManager for SlowStore {
     }
 }
 
-/// The value of the sample whose name and labels are exactly `series`.
-fn value(body: &str, series: &str) -> f64 {
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn every_storage_call_is_recorded_by_operation_and_outcome() {
-    let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full("flowgate_limiter_storage_call_seconds".to_owned()),
-            STORAGE_CALL_BUCKETS,
-        )
-        .unwrap()
-        .build_recorder();
-    let handle = recorder.handle();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
+    with_recorder(
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("flowgate_limiter_storage_call_seconds".to_owned()),
+                STORAGE_CALL_BUCKETS,
+            )
+            .unwrap()
+            .build_recorder(),
+        |handle| async move {
             let limiter = Arc::new(
                 AzureSharedResource::builder()
                     .shared_capacity(3)
@@ -106,12 +94,14 @@ fn every_storage_call_is_recorded_by_operation_and_outcome() {
             limiter.give_me(3);
             let body = loop {
                 let body = handle.render();
-                let conflict =
-                    r#"flowgate_limiter_storage_call_seconds_count{instance="3",operation="acquire",outcome="conflict"}"#;
+                let conflict = r#"flowgate_limiter_storage_call_seconds_count{instance="3",operation="acquire",outcome="conflict"}"#;
                 if body.contains(conflict) {
                     break body;
                 }
-                assert!(tokio::time::Instant::now() < deadline, "no conflict:\n{body}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "no conflict:\n{body}"
+                );
                 tokio::time::sleep(Duration::from_millis(5)).await;
             };
             limiter.stop().await.unwrap();
@@ -121,8 +111,14 @@ fn every_storage_call_is_recorded_by_operation_and_outcome() {
                     r#"flowgate_limiter_storage_call_seconds_{part}{{instance="3",operation="{op}",outcome="{outcome}"}}"#
                 )
             };
-            assert_eq!(value(&body, &series("create_container", "ok", "count")), 1.0);
-            assert_eq!(value(&body, &series("create_partition", "ok", "count")), 3.0);
+            assert_eq!(
+                value(&body, &series("create_container", "ok", "count")),
+                1.0
+            );
+            assert_eq!(
+                value(&body, &series("create_partition", "ok", "count")),
+                3.0
+            );
             let acquired = value(&body, &series("acquire", "ok", "count"));
             assert!(acquired >= 2.0, "{acquired} acquires");
             // Each call took at least the store's 2 ms, and well under a second.
@@ -139,6 +135,6 @@ fn every_storage_call_is_recorded_by_operation_and_outcome() {
                 r#"flowgate_events_total{instance="3",component="limiter",event="storage-call"}"#,
             );
             assert!(storage_calls >= 4.0 + acquired, "{storage_calls} events");
-        })
-    });
+        },
+    );
 }

@@ -4,6 +4,8 @@
 
 #![cfg(all(feature = "metrics", feature = "batcher", feature = "provisioned"))]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,16 +14,7 @@ use flowgate::events::EventName;
 use flowgate::metrics::{BatcherMetrics, Sample};
 use flowgate::prelude::*;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-/// The value of the sample whose name and labels are exactly `series`.
-fn value(body: &str, series: &str) -> f64 {
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
+use support::{value, with_recorder};
 
 /// What the bridge has published: batch events, callback and stream batches, operations,
 /// cost, the bytes resource's cost, and the window gauge.
@@ -88,14 +81,9 @@ fn raise(batcher: &Batcher, kind: WatcherKind, ops: usize) {
 
 #[test]
 fn a_lone_batch_shows_at_once_and_a_burst_shows_whole_after_a_sample_or_a_stop() {
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
+    with_recorder(
+        PrometheusBuilder::new().build_recorder(),
+        |handle| async move {
             let bytes = Arc::new(ProvisionedResource::new(1_000_000));
             let batcher = Batcher::builder()
                 .resource("bytes", bytes)
@@ -153,6 +141,6 @@ fn a_lone_batch_shows_at_once_and_a_burst_shows_whole_after_a_sample_or_a_stop()
             // The window holds at most the last second's cost (this test runs in less
             // than a second unless the machine stalls).
             assert!(after[6] <= 64_010.0, "{after:?}");
-        })
-    });
+        },
+    );
 }

@@ -8,6 +8,8 @@
     feature = "bbs"
 ))]
 
+mod support;
+
 use std::sync::Arc;
 
 use flowgate::bbs::client::SubscriptionError;
@@ -16,27 +18,13 @@ use flowgate::metrics::{
 };
 use flowgate::prelude::*;
 use metrics_exporter_prometheus::PrometheusBuilder;
-
-/// The value of the sample whose name and labels are exactly `series`.
-fn value(body: &str, series: &str) -> f64 {
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
+use support::{value, with_recorder};
 
 #[test]
 fn batcher_limiter_and_client_metrics_follow_the_components() {
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
+    with_recorder(
+        PrometheusBuilder::new().build_recorder(),
+        |handle| async move {
             let labels = [("instance", "7")];
             let limiter = Arc::new(ProvisionedResource::new(100));
             let limiter_metrics = LimiterMetrics::observe(limiter.clone(), &labels);
@@ -177,8 +165,8 @@ fn batcher_limiter_and_client_metrics_follow_the_components() {
             );
             batcher.stop().await;
             limiter.stop().await.unwrap();
-        })
-    });
+        },
+    );
 }
 
 #[test]
@@ -186,14 +174,9 @@ fn throttling_metrics_follow_pauses_and_the_effective_capacity() {
     use flowgate::batcher::AdaptiveCapacity;
     use std::time::Duration;
 
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
+    with_recorder(
+        PrometheusBuilder::new().build_recorder(),
+        |handle| async move {
             let labels = [("instance", "8")];
             let limiter = Arc::new(ProvisionedResource::new(1_000));
             limiter.start().await.unwrap();
@@ -243,8 +226,8 @@ fn throttling_metrics_follow_pauses_and_the_effective_capacity() {
                 1.0
             );
             batcher.stop().await;
-        })
-    });
+        },
+    );
 }
 
 #[test]
@@ -252,14 +235,9 @@ fn bbs_server_metrics_follow_the_hubs_deliveries_and_cut_offs() {
     use flowgate::bbs::server::{Filter, Hub, HubError};
     use flowgate::bbs::{Event, models};
 
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        rt.block_on(async {
+    with_recorder(
+        PrometheusBuilder::new().build_recorder(),
+        |handle| async move {
             let hub = Hub::builder().subscriber_capacity(4).build();
             let server = BbsServerMetrics::observe(&hub, &[("instance", "9")]);
             let mut reading = hub.subscribe(Filter::all()).unwrap();
@@ -287,6 +265,6 @@ fn bbs_server_metrics_follow_the_hubs_deliveries_and_cut_offs() {
             ] {
                 assert_eq!(value(&body, &format!("{series}{l}")), want, "{series}");
             }
-        })
-    });
+        },
+    );
 }

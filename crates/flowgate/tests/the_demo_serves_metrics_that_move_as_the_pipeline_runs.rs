@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use support::{Demo, out_dir};
+use support::{Demo, out_dir, value};
 
 /// A loopback port that was free a moment ago.
 fn free_port() -> u16 {
@@ -33,16 +33,6 @@ fn scrape(port: u16) -> String {
     stream.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     response
-}
-
-/// The value of the sample whose name and labels are exactly `series`.
-fn value(body: &str, series: &str) -> f64 {
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Runs the demo example as a user would: built by cargo, started as a process, its
-//! output read line by line with deadlines.
+//! Helpers shared by the facade's tests: the demo example run as a user would (built by
+//! cargo, started as a process, its output read line by line with deadlines), and a
+//! Prometheus recorder to run a test under and read back.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -158,4 +159,28 @@ pub fn first_number(text: &str) -> u64 {
         .find(|s| !s.is_empty())
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no number in {text:?}"))
+}
+
+/// Runs `test` on a current-thread runtime with `recorder` as the recorder of this
+/// thread, handing it the recorder's handle to render what was recorded.
+pub fn with_recorder<F: std::future::Future>(
+    recorder: metrics_exporter_prometheus::PrometheusRecorder,
+    test: impl FnOnce(metrics_exporter_prometheus::PrometheusHandle) -> F,
+) -> F::Output {
+    let handle = recorder.handle();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || rt.block_on(test(handle)))
+}
+
+/// The value of the Prometheus sample whose name and labels are exactly `series`.
+pub fn value(body: &str, series: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in:\n{body}"))
+        .trim()
+        .parse()
+        .unwrap()
 }
