@@ -391,6 +391,45 @@ impl BatchMetadata {
 mod tests {
     use super::*;
 
+    fn metadata(ops: usize) -> Arc<BatchMetadata> {
+        let info = OperationInfo {
+            cost: 1,
+            attempts: 1,
+            batchable: true,
+        };
+        Arc::new(BatchMetadata {
+            watcher: 1,
+            kind: WatcherKind::Callback,
+            operations: vec![info; ops],
+            resources: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn only_metadata_that_nobody_holds_and_of_a_kept_size_becomes_the_spare() {
+        // Each test runs on a thread of its own: the spare starts empty.
+        assert!(SPARE.take().is_none());
+        let kept = metadata(KEPT_OPERATIONS);
+        let ptr = Arc::as_ptr(&kept);
+        BatchMetadata::recycle(kept);
+        let spare = SPARE.take().expect("kept");
+        assert_eq!(Arc::as_ptr(&spare), ptr);
+
+        // One operation more: its memory goes back.
+        BatchMetadata::recycle(metadata(KEPT_OPERATIONS + 1));
+        assert!(SPARE.take().is_none());
+
+        // Held elsewhere too: never reused in place.
+        let held = metadata(3);
+        BatchMetadata::recycle(held.clone());
+        assert!(SPARE.take().is_none());
+        assert_eq!(held.operations.len(), 3);
+
+        // Metadata of another type is left alone.
+        BatchMetadata::recycle(Arc::new(7u32));
+        assert!(SPARE.take().is_none());
+    }
+
     #[test]
     fn flags_keep_attempts_and_batchable_apart() {
         let mut op = Operation::new(7u64, 3).with_batchable(false);

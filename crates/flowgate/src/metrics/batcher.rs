@@ -316,3 +316,62 @@ impl Sample for BatcherMetrics {
         self.released.refresh();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batcher::{OperationInfo, ResourceCosts};
+
+    fn released() -> Released {
+        Released {
+            tally: Mutex::new(Tally::default()),
+            events: Counter::noop(),
+            batches: [Counter::noop(), Counter::noop()],
+            operations: Counter::noop(),
+            cost: Counter::noop(),
+            resources: vec![Counter::noop()],
+            window: Gauge::noop(),
+        }
+    }
+
+    fn batch() -> Event {
+        let info = OperationInfo {
+            cost: 3,
+            attempts: 1,
+            batchable: true,
+        };
+        Event::new(EventName::Batch, 2).with_metadata(BatchMetadata {
+            watcher: 1,
+            kind: WatcherKind::Callback,
+            operations: vec![info; 2],
+            resources: vec![ResourceCosts {
+                resource: "primary",
+                costs: vec![3; 2],
+            }],
+        })
+    }
+
+    #[test]
+    fn the_window_holds_an_entry_per_millisecond_not_per_batch() {
+        let released = released();
+        let started = Instant::now();
+        for _ in 0..20_000 {
+            released.add(&batch());
+        }
+        let elapsed = started.elapsed();
+        let tally = released.tally.lock().unwrap();
+        // At most one entry per slot begun since the first batch.
+        let slots = elapsed.as_micros() / SLOT.as_micros() + 1;
+        assert!(
+            tally.queue.len() as u128 <= slots,
+            "{} entries in {elapsed:?}",
+            tally.queue.len()
+        );
+        // Coalesced, not lost: the window holds every batch's cost (the loop takes far
+        // less than a second unless the machine stalls).
+        if elapsed < Duration::from_millis(900) {
+            assert_eq!(tally.total, 20_000 * 6);
+            assert_eq!(tally.queue.iter().map(|e| e.1).sum::<u64>(), 20_000 * 6);
+        }
+    }
+}
